@@ -1,0 +1,138 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class CaseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CASE_STATUS_UNSPECIFIED: _ClassVar[CaseStatus]
+    CASE_STATUS_RECEIVED: _ClassVar[CaseStatus]
+    CASE_STATUS_FILED: _ClassVar[CaseStatus]
+    CASE_STATUS_DISPATCHED: _ClassVar[CaseStatus]
+    CASE_STATUS_IN_PROGRESS: _ClassVar[CaseStatus]
+    CASE_STATUS_RESOLVED: _ClassVar[CaseStatus]
+    CASE_STATUS_CLOSED: _ClassVar[CaseStatus]
+    CASE_STATUS_RETURNED: _ClassVar[CaseStatus]
+    CASE_STATUS_EXPLAINED: _ClassVar[CaseStatus]
+    CASE_STATUS_MERGED: _ClassVar[CaseStatus]
+
+class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LEVEL_UNSPECIFIED: _ClassVar[Level]
+    LEVEL_COMMUNITY: _ClassVar[Level]
+    LEVEL_STREET: _ClassVar[Level]
+    LEVEL_DISTRICT: _ClassVar[Level]
+
+class Transition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSITION_UNSPECIFIED: _ClassVar[Transition]
+    TRANSITION_FILED: _ClassVar[Transition]
+    TRANSITION_FILING_FAILED: _ClassVar[Transition]
+    TRANSITION_DISPATCHED: _ClassVar[Transition]
+    TRANSITION_ACCEPTED: _ClassVar[Transition]
+    TRANSITION_RESOLVED: _ClassVar[Transition]
+    TRANSITION_CLOSED: _ClassVar[Transition]
+CASE_STATUS_UNSPECIFIED: CaseStatus
+CASE_STATUS_RECEIVED: CaseStatus
+CASE_STATUS_FILED: CaseStatus
+CASE_STATUS_DISPATCHED: CaseStatus
+CASE_STATUS_IN_PROGRESS: CaseStatus
+CASE_STATUS_RESOLVED: CaseStatus
+CASE_STATUS_CLOSED: CaseStatus
+CASE_STATUS_RETURNED: CaseStatus
+CASE_STATUS_EXPLAINED: CaseStatus
+CASE_STATUS_MERGED: CaseStatus
+LEVEL_UNSPECIFIED: Level
+LEVEL_COMMUNITY: Level
+LEVEL_STREET: Level
+LEVEL_DISTRICT: Level
+TRANSITION_UNSPECIFIED: Transition
+TRANSITION_FILED: Transition
+TRANSITION_FILING_FAILED: Transition
+TRANSITION_DISPATCHED: Transition
+TRANSITION_ACCEPTED: Transition
+TRANSITION_RESOLVED: Transition
+TRANSITION_CLOSED: Transition
+
+class Photo(_message.Message):
+    __slots__ = ("filename", "content_type", "content", "sha256", "size_bytes")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    SHA256_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    content_type: str
+    content: bytes
+    sha256: str
+    size_bytes: int
+    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
+
+class HistoryEntry(_message.Message):
+    __slots__ = ("sequence", "transition", "from_status", "to_status", "actor", "note", "unit_code", "photos", "time")
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
+    TRANSITION_FIELD_NUMBER: _ClassVar[int]
+    FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
+    TO_STATUS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    PHOTOS_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    sequence: int
+    transition: Transition
+    from_status: CaseStatus
+    to_status: CaseStatus
+    actor: str
+    note: str
+    unit_code: str
+    photos: _containers.RepeatedCompositeFieldContainer[Photo]
+    time: _timestamp_pb2.Timestamp
+    def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class Case(_message.Message):
+    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    GRID_CODE_FIELD_NUMBER: _ClassVar[int]
+    COMMUNITY_CODE_FIELD_NUMBER: _ClassVar[int]
+    STREET_CODE_FIELD_NUMBER: _ClassVar[int]
+    DISTRICT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNED_UNIT_NAME_FIELD_NUMBER: _ClassVar[int]
+    ASSIGNEE_STAFF_ID_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_TIME_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    FILING_ERROR_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: CaseStatus
+    level: Level
+    category: str
+    grid_code: str
+    community_code: str
+    street_code: str
+    district_code: str
+    assigned_unit_code: str
+    assigned_unit_name: str
+    assignee_staff_id: str
+    deadline_time: _timestamp_pb2.Timestamp
+    result: str
+    filing_error: str
+    version: int
+    create_time: _timestamp_pb2.Timestamp
+    update_time: _timestamp_pb2.Timestamp
+    history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""Lianxin services: intake, registry, routing, notify, and the shared runtime in `common`."""

@@ -1,0 +1,1 @@
+"""The shared runtime every Lianxin service stands on: settings, database, bus, server."""

@@ -1,0 +1,168 @@
+"""Database access: synchronous SQLAlchemy Core behind an asyncio-friendly facade.
+
+Writes go to one writer thread that commits in groups: every job waiting when a
+transaction starts runs inside it, so 64 concurrent SubmitCase calls cost one commit, not
+64. On SQLite this is ~4x faster than aiosqlite (see bench/submit.py). A job that raises
+makes the group roll back; the writer then runs each job of that group alone, so one bad
+job fails only its own caller. Reads run on a small thread pool; SQLite is in WAL mode so
+readers never wait for the writer.
+
+Schema changes are Alembic migrations per service (`migrate()`), never `create_all`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Job = Callable[[Connection], T]
+
+MAX_GROUP = 256
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and real transactions."""
+    if make_url(url).get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
+    _ensure_sqlite_dir(url)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide where transactions begin (SQLAlchemy's
+        # documented recipe for pysqlite), and make commits durable across a crash.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def migrate(url: str, migrations_dir: Path) -> None:
+    """Bring the schema at `url` to the newest Alembic revision in `migrations_dir`."""
+    _ensure_sqlite_dir(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["configure_logger"] = False
+    command.upgrade(cfg, "head")
+
+
+@dataclass
+class _Pending:
+    job: Job[Any]
+    future: Future[Any] = field(default_factory=Future)
+
+
+class Database:
+    """One service's database: a group-committing writer thread plus pooled readers."""
+
+    def __init__(self, url: str, *, readers: int = 4) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
+        self._writer = threading.Thread(target=self._write_loop, name="db-write", daemon=True)
+        self._writer.start()
+        self._closed = False
+
+    async def write(self, job: Job[T]) -> T:
+        """Run `job(conn)` inside a transaction on the writer thread; returns its result
+        after the commit."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        pending = _Pending(job)
+        self._queue.put(pending)
+        return await asyncio.wrap_future(pending.future)
+
+    async def read(self, job: Job[T]) -> T:
+        """Run `job(conn)` on a reader thread, in a transaction of its own."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._readers, self._run_read, job)
+
+    def _run_read(self, job: Job[T]) -> T:
+        with self.engine.connect() as conn:
+            result = job(conn)
+            conn.rollback()
+            return result
+
+    def write_sync(self, job: Job[T]) -> T:
+        """Like `write`, for code that has no event loop (CLI, migrations, loaders)."""
+        pending = _Pending(job)
+        self._queue.put(pending)
+        return pending.future.result()
+
+    def _write_loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)
+                    break
+                group.append(nxt)
+            self._run_group(group)
+
+    def _run_group(self, group: list[_Pending]) -> None:
+        if len(group) > 1:
+            try:
+                with self.engine.begin() as conn:
+                    results = [p.job(conn) for p in group]
+            except Exception:
+                log.debug("group of %d rolled back; running its jobs one by one", len(group))
+            else:
+                for p, r in zip(group, results, strict=True):
+                    p.future.set_result(r)
+                return
+        for p in group:
+            try:
+                with self.engine.begin() as conn:
+                    r = p.job(conn)
+            except BaseException as exc:  # handed to the caller, who decides
+                p.future.set_exception(exc)
+            else:
+                p.future.set_result(r)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join(timeout=10)
+        self._readers.shutdown(wait=True)
+        self.engine.dispose()

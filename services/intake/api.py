@@ -1,0 +1,166 @@
+"""intake's gRPC servicer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from sqlalchemy import Connection, insert
+
+from lianxin.events.v1 import event_pb2
+from lianxin.intake.v1 import intake_service_pb2 as svc
+from lianxin.intake.v1 import intake_service_pb2_grpc
+from lianxin.routing.v1 import resources_pb2 as routing_res
+from services.common import bus, paging
+from services.common.blobs import BlobStore
+from services.common.db import Database
+from services.common.errors import InvalidArgument, NotFound
+from services.common.ids import uuid7
+from services.common.policy import Policy
+from services.common.timeutil import utcnow
+from services.intake import domain, metrics, store
+from services.intake.config import IntakeSettings
+
+
+class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
+    def __init__(
+        self,
+        *,
+        settings: IntakeSettings,
+        db: Database,
+        relay: bus.OutboxRelay,
+        policy: Policy,
+        blobs: BlobStore,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.relay = relay
+        self.policy = policy
+        self.blobs = blobs
+
+    async def SubmitCase(
+        self, request: svc.SubmitCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.SubmitCaseResponse:
+        domain.validate_submission(request, policy=self.policy, settings=self.settings)
+        case_id = uuid7()
+        now = utcnow()
+        files = (
+            [self.blobs.put(a.content) for a in request.attachments] if request.attachments else []
+        )
+        has_point = request.location.HasField("point")
+        row: dict[str, Any] = {
+            "id": case_id,
+            "channel": request.channel,
+            "external_ref": request.external_ref.strip(),
+            "reporter_name": request.reporter.name.strip(),
+            "reporter_phone": request.reporter.phone.strip(),
+            "reporter_staff_id": request.reporter.staff_id.strip(),
+            "latitude": request.location.point.latitude if has_point else None,
+            "longitude": request.location.point.longitude if has_point else None,
+            "address": request.location.address.strip(),
+            "category": request.category,
+            "description": request.description.strip(),
+            "status": routing_res.CASE_STATUS_RECEIVED,
+            "grid_code": "",
+            "assigned_unit_code": "",
+            "assigned_unit_name": "",
+            "level": 0,
+            "deadline_time": None,
+            "result": "",
+            "filing_error": "",
+            "version": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        att_rows = [
+            {
+                "case_id": case_id,
+                "id": f"a{i + 1}",
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size_bytes": f.size,
+                "sha256": f.sha256,
+            }
+            for i, (a, f) in enumerate(zip(request.attachments, files, strict=True))
+        ]
+        # The event carries the full case (unmasked): routing and notify need the phone.
+        full = domain.case_to_proto(_Row(row), [_Row(a) for a in att_rows], unmasked=True)
+        event = bus.staged(
+            bus.new_event(
+                "case.received",
+                source=domain.SOURCE,
+                case_id=case_id,
+                case_received=event_pb2.CaseReceived(case=full),
+            )
+        )
+
+        def submit(conn: Connection) -> tuple[Any, list[Any], bool]:
+            existing = store.find_by_ref(
+                conn, channel=row["channel"], external_ref=row["external_ref"]
+            )
+            if existing is not None:
+                atts = store.get_attachments(conn, case_ids=[existing.id])[existing.id]
+                return existing, atts, False
+            conn.execute(insert(store.cases).values(row))
+            if att_rows:
+                conn.execute(insert(store.attachments), att_rows)
+            bus.stage(conn, store.outbox, [event])
+            return _Row(row), [_Row(a) for a in att_rows], True
+
+        case_row, atts, created = await self.db.write(submit)
+        if created:
+            self.relay.kick()
+            metrics.CASES_SUBMITTED.labels(
+                domain.channel_label(request.channel), request.category
+            ).inc()
+        return svc.SubmitCaseResponse(case=domain.case_to_proto(case_row, atts), created=created)
+
+    async def GetCase(
+        self, request: svc.GetCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetCaseResponse:
+        if not request.case_id:
+            raise InvalidArgument([("case_id", "is required")])
+
+        def load(conn: Connection) -> Any:
+            row = store.get_case(conn, case_id=request.case_id)
+            if row is None:
+                return None
+            atts = store.get_attachments(conn, case_ids=[row.id])[row.id]
+            return domain.case_to_proto(row, atts, store.get_timeline(conn, case_id=row.id))
+
+        case = await self.db.read(load)
+        if case is None:
+            raise NotFound(
+                f"case {request.case_id} not found", metadata={"case_id": request.case_id}
+            )
+        return svc.GetCaseResponse(case=case)
+
+    async def ListCases(
+        self, request: svc.ListCasesRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListCasesResponse:
+        size = paging.page_size(request.page_size)
+        after = str(paging.decode_token(request.page_token).get("after", ""))
+
+        def load(conn: Connection) -> tuple[list[Any], bool]:
+            rows = store.list_cases(
+                conn,
+                channel=request.channel,
+                status=request.status,
+                unit_code=request.unit_code,
+                after_id=after,
+                limit=size + 1,
+            )
+            page = rows[:size]
+            atts = store.get_attachments(conn, case_ids=[r.id for r in page])
+            return [domain.case_to_proto(r, atts[r.id]) for r in page], len(rows) > size
+
+        cases, more = await self.db.read(load)
+        token = paging.encode_token({"after": cases[-1].id}) if more else ""
+        return svc.ListCasesResponse(cases=cases, next_page_token=token)
+
+
+class _Row:
+    """Attribute access to a dict, so fresh rows and stored rows read the same way."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)

@@ -1,0 +1,42 @@
+"""intake's process: `create_server(settings)` builds it, `serve()` runs it."""
+
+from __future__ import annotations
+
+from lianxin.intake.v1 import intake_service_pb2, intake_service_pb2_grpc
+from services.common.blobs import BlobStore
+from services.common.policy import load_policy
+from services.common.server import ServiceHost, run_until_signalled
+from services.intake import events, store
+from services.intake.api import IntakeServicer
+from services.intake.config import IntakeSettings
+
+SERVICE_NAME = intake_service_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
+
+
+async def create_server(settings: IntakeSettings) -> ServiceHost:
+    policy = load_policy(settings.policy_file)
+    host = ServiceHost("intake", settings)
+    db = host.open_database(store.MIGRATIONS)
+    await host.connect_bus()
+    relay = host.relay(store.outbox)
+    servicer = IntakeServicer(
+        settings=settings,
+        db=db,
+        relay=relay,
+        policy=policy,
+        blobs=BlobStore(settings.data_dir / "attachments"),
+    )
+    host.add_service(
+        intake_service_pb2_grpc.add_IntakeServiceServicer_to_server, servicer, SERVICE_NAME
+    )
+    host.consume(
+        name=events.CONSUMER,
+        inbox=store.inbox,
+        filter_subject=events.SUBJECTS,
+        handler=events.handle,
+    )
+    return host
+
+
+async def serve(settings: IntakeSettings | None = None) -> None:
+    await run_until_signalled(await create_server(settings or IntakeSettings()))

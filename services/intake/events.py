@@ -1,0 +1,44 @@
+"""intake's event handling: routing's transitions feed the read model hotlines ask."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from lianxin.events.v1 import event_pb2
+from lianxin.routing.v1 import resources_pb2 as routing_res
+from services.common.bus import Apply
+from services.common.timeutil import from_ts
+from services.intake import metrics, store
+
+CONSUMER = "intake-read-model"
+SUBJECTS = "lianxin.case.>"
+
+
+async def handle(event: event_pb2.Event, apply: Apply) -> None:
+    if event.WhichOneof("body") != "case_transitioned":
+        return  # case.received is our own; nothing else concerns the read model
+    t = event.case_transitioned
+    c = t.case
+    row = {
+        "case_id": c.id,
+        "version": c.version,
+        "status": c.status,
+        "transition": t.entry.transition,
+        "unit_code": c.assigned_unit_code,
+        "unit_name": c.assigned_unit_name,
+        "note": t.entry.note,
+        "time": from_ts(t.entry.time),
+        "grid_code": c.grid_code,
+        "level": c.level,
+        "deadline_time": from_ts(c.deadline_time),
+        "result": c.result,
+        "filing_error": c.filing_error,
+    }
+
+    def effect(conn: Connection) -> None:
+        store.apply_transition(conn, event_id=event.id, row=row)
+
+    if await apply(effect):
+        metrics.STATUS_CHANGES.labels(
+            routing_res.CaseStatus.Name(c.status).removeprefix("CASE_STATUS_").lower()
+        ).inc()

@@ -1,0 +1,179 @@
+"""intake's tables and queries (SQLAlchemy Core)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    or_,
+    select,
+    update,
+)
+
+from services.common.bus import bus_tables, insert_ignore
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+metadata = MetaData()
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("channel", Integer, nullable=False),
+    Column("external_ref", String(128), nullable=False),
+    Column("reporter_name", String(100), nullable=False, default=""),
+    Column("reporter_phone", String(32), nullable=False, default=""),
+    Column("reporter_staff_id", String(64), nullable=False, default=""),
+    Column("latitude", Float, nullable=True),
+    Column("longitude", Float, nullable=True),
+    Column("address", String(500), nullable=False, default=""),
+    Column("category", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("grid_code", String(32), nullable=False, default=""),
+    Column("assigned_unit_code", String(64), nullable=False, default=""),
+    Column("assigned_unit_name", String(100), nullable=False, default=""),
+    Column("level", Integer, nullable=False, default=0),
+    Column("deadline_time", DateTime(timezone=True), nullable=True),
+    Column("result", Text, nullable=False, default=""),
+    Column("filing_error", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("channel", "external_ref", name="uq_cases_channel_ref"),
+)
+Index("ix_cases_assigned_unit", cases.c.assigned_unit_code)
+Index("ix_cases_grid", cases.c.grid_code)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("case_id", String(36), ForeignKey("cases.id"), primary_key=True),
+    Column("id", String(8), primary_key=True),
+    Column("filename", String(255), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("event_id", String(36), primary_key=True),
+    Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("transition", Integer, nullable=False),
+    Column("unit_code", String(64), nullable=False, default=""),
+    Column("unit_name", String(100), nullable=False, default=""),
+    Column("note", Text, nullable=False, default=""),
+    Column("time", DateTime(timezone=True), nullable=False),
+)
+Index("ix_timeline_case", timeline.c.case_id, timeline.c.version)
+
+outbox, inbox = bus_tables(metadata)
+
+
+def find_by_ref(conn: Connection, *, channel: int, external_ref: str) -> Any:
+    return conn.execute(
+        select(cases).where(cases.c.channel == channel, cases.c.external_ref == external_ref)
+    ).first()
+
+
+def get_case(conn: Connection, *, case_id: str) -> Any:
+    return conn.execute(select(cases).where(cases.c.id == case_id)).first()
+
+
+def get_attachments(conn: Connection, *, case_ids: list[str]) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {cid: [] for cid in case_ids}
+    if case_ids:
+        rows = conn.execute(
+            select(attachments)
+            .where(attachments.c.case_id.in_(case_ids))
+            .order_by(attachments.c.case_id, attachments.c.id)
+        )
+        for r in rows:
+            out[r.case_id].append(r)
+    return out
+
+
+def get_timeline(conn: Connection, *, case_id: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(timeline)
+            .where(timeline.c.case_id == case_id)
+            .order_by(timeline.c.version, timeline.c.time)
+        )
+    )
+
+
+def list_cases(
+    conn: Connection,
+    *,
+    channel: int,
+    status: int,
+    unit_code: str,
+    after_id: str,
+    limit: int,
+) -> list[Any]:
+    q = select(cases).order_by(cases.c.id.desc()).limit(limit)
+    if channel:
+        q = q.where(cases.c.channel == channel)
+    if status:
+        q = q.where(cases.c.status == status)
+    if unit_code:
+        prefix = unit_code.replace("%", "").replace("_", "") + "%"
+        q = q.where(or_(cases.c.assigned_unit_code.like(prefix), cases.c.grid_code.like(prefix)))
+    if after_id:
+        q = q.where(cases.c.id < after_id)
+    return list(conn.execute(q))
+
+
+def apply_transition(conn: Connection, *, event_id: str, row: dict[str, Any]) -> None:
+    """Record one status change in the timeline and, when it is the newest, on the case."""
+    insert_ignore(
+        conn,
+        timeline,
+        {
+            "event_id": event_id,
+            "case_id": row["case_id"],
+            "version": row["version"],
+            "status": row["status"],
+            "transition": row["transition"],
+            "unit_code": row["unit_code"],
+            "unit_name": row["unit_name"],
+            "note": row["note"],
+            "time": row["time"],
+        },
+    )
+    conn.execute(
+        update(cases)
+        .where(and_(cases.c.id == row["case_id"], cases.c.version < row["version"]))
+        .values(
+            status=row["status"],
+            grid_code=row["grid_code"],
+            assigned_unit_code=row["unit_code"],
+            assigned_unit_name=row["unit_name"],
+            level=row["level"],
+            deadline_time=row["deadline_time"],
+            result=row["result"],
+            filing_error=row["filing_error"],
+            version=row["version"],
+            updated_at=row["time"],
+        )
+    )

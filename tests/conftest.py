@@ -1,0 +1,91 @@
+"""Fixtures for real dependencies: a nats-server with JetStream per test, in-process gRPC
+servers from each service's `create_server()` on port 0, SQLite databases under tmp_path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from services.common.natsserver import NatsServer, free_port
+from services.common.server import ServiceHost
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = NatsServer(tmp_path / "nats", port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nats_url(nats_server: NatsServer) -> str:
+    return nats_server.url
+
+
+def settings_for(cls: type[Any], tmp_path: Path, nats_url: str, **overrides: Any) -> Any:
+    """A service's settings for a test: port 0, no metrics port, data under tmp_path."""
+    name = cls.__name__.removesuffix("Settings").lower()
+    values: dict[str, Any] = {
+        "grpc_port": 0,
+        "metrics_port": None,
+        "data_dir": tmp_path / name,
+        "nats_url": nats_url,
+        "shutdown_grace_seconds": 0.5,
+    }
+    values.update(overrides)
+    return cls(**values)
+
+
+@asynccontextmanager
+async def running(
+    create_server: Callable[[Any], Awaitable[ServiceHost]], settings: Any
+) -> AsyncIterator[ServiceHost]:
+    """A started service; stopped gracefully on exit."""
+    host = await create_server(settings)
+    await host.start()
+    try:
+        yield host
+    finally:
+        await host.stop(grace=0.5)
+
+
+def error_details(err: grpc.aio.AioRpcError) -> tuple[dict[str, str], str]:
+    """(BadRequest field → description, ErrorInfo reason) from a failed call's status."""
+    status = rpc_status.from_call(err)
+    violations: dict[str, str] = {}
+    reason = ""
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations.update({v.field: v.description for v in bad.field_violations})
+        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            reason = info.reason
+    return violations, reason
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 15.0, interval: float = 0.05
+) -> Any:
+    """Poll `probe` until it returns something truthy; fail with the last value after
+    `timeout` seconds. For effects that travel through the bus."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
