@@ -59,21 +59,24 @@ async def running(
         await host.stop(grace=0.5)
 
 
-def error_details(err: grpc.aio.AioRpcError) -> tuple[dict[str, str], str]:
-    """(BadRequest field → description, ErrorInfo reason) from a failed call's status."""
+def error_details(
+    err: grpc.aio.AioRpcError,
+) -> tuple[error_details_pb2.ErrorInfo, error_details_pb2.BadRequest]:
+    """The ErrorInfo and BadRequest (empty when absent) packed in a google.rpc.Status."""
     status = rpc_status.from_call(err)
-    violations: dict[str, str] = {}
-    reason = ""
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations.update({v.field: v.description for v in bad.field_violations})
-        elif detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
+    assert status is not None, "the error carries no google.rpc.Status"
+    info, bad = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    for detail in status.details:
+        if detail.Is(info.DESCRIPTOR):
             detail.Unpack(info)
-            reason = info.reason
-    return violations, reason
+        elif detail.Is(bad.DESCRIPTOR):
+            detail.Unpack(bad)
+    return info, bad
+
+
+def violations(err: grpc.aio.AioRpcError) -> dict[str, str]:
+    """Field → description of every BadRequest field violation in a failed call."""
+    return {v.field: v.description for v in error_details(err)[1].field_violations}
 
 
 async def eventually(

@@ -37,6 +37,11 @@ class ServiceSettings(BaseSettings):
         "none", description="OpenTelemetry span exporter."
     )
 
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _metrics_off(cls, v: object) -> object:
+        return None if isinstance(v, str) and v.strip().lower() in ("", "off", "none") else v
+
     @field_validator("nats_url")
     @classmethod
     def _nats_url_has_scheme(cls, v: str) -> str:

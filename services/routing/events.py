@@ -60,7 +60,7 @@ class Filer:
         def effect(conn: Connection) -> None:
             if store.get_case(conn, case_id=case.id) is not None:
                 return  # the same case announced twice under two event ids
-            store.insert_case(conn, row=_new_row(case, now))
+            store.insert_case(conn, row=new_row(case, now))
             if located is None or assignment is None:
                 metrics.FILING_FAILURES.labels(
                     "outside_grids" if case.location.HasField("point") else "no_point"
@@ -173,7 +173,7 @@ class Filer:
         )
 
 
-def _new_row(case: intake_res.Case, now: Any) -> dict[str, Any]:
+def new_row(case: intake_res.Case, now: Any) -> dict[str, Any]:
     has_point = case.location.HasField("point")
     return {
         "id": case.id,

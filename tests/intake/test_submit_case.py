@@ -16,7 +16,7 @@ from lianxin.intake.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.intake.app import create_server
 from services.intake.config import IntakeSettings
-from tests.conftest import error_details, running, settings_for
+from tests.conftest import error_details, running, settings_for, violations
 
 IntakeStub = intake_service_pb2_grpc.IntakeServiceStub
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -142,9 +142,8 @@ async def test_bad_submissions_are_invalid_argument_naming_the_field(
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await intake.SubmitCase(req)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    violations, reason = error_details(caught.value)
-    assert field in violations, violations
-    assert reason == "INVALID_ARGUMENT"
+    assert field in violations(caught.value), violations(caught.value)
+    assert error_details(caught.value)[0].reason == "INVALID_ARGUMENT"
 
 
 async def test_an_attachment_over_the_limit_is_refused_and_nothing_is_stored(intake) -> None:
@@ -153,8 +152,7 @@ async def test_an_attachment_over_the_limit_is_refused_and_nothing_is_stored(int
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await intake.SubmitCase(req)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    violations, _ = error_details(caught.value)
-    assert "limit is 1024" in violations["attachments[0].content"]
+    assert "limit is 1024" in violations(caught.value)["attachments[0].content"]
     listed = await intake.ListCases(svc.ListCasesRequest())
     assert list(listed.cases) == []
 
@@ -164,8 +162,7 @@ async def test_an_attachment_that_is_not_the_declared_type_is_refused(intake) ->
     req.attachments.add(filename="x.jpg", content_type="image/jpeg", content=b"not a jpeg")
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await intake.SubmitCase(req)
-    violations, _ = error_details(caught.value)
-    assert "attachments[0].content" in violations
+    assert "attachments[0].content" in violations(caught.value)
 
 
 async def test_get_case_of_an_unknown_id_is_not_found(intake) -> None:

@@ -1,0 +1,1 @@
+"""The `lianxin` command line: start the embedded system, submit and follow cases, demo."""

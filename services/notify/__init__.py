@@ -1,0 +1,1 @@
+"""notify: tells every party what it must hear about a case, once per event."""

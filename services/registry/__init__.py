@@ -1,0 +1,1 @@
+"""registry: the grid map (district → street → community → grid), its staff and departments."""

@@ -1,0 +1,47 @@
+"""registry's process: `create_server(settings)` builds it, `serve()` runs it."""
+
+from __future__ import annotations
+
+import logging
+
+from lianxin.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from services.common.db import Database
+from services.common.server import ServiceHost, run_until_signalled
+from services.registry import demo, domain, metrics, store
+from services.registry.api import RegistryServicer
+from services.registry.config import RegistrySettings
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+
+
+async def create_server(settings: RegistrySettings) -> ServiceHost:
+    # No bus yet: registry publishes no events (registry.* changes come with imports).
+    host = ServiceHost("registry", settings)
+    db = host.open_database(store.MIGRATIONS)
+    try:
+        grid_map = await _load(db, settings)
+    except BaseException:
+        db.close()
+        raise
+    for word, level in domain.LEVELS.items():
+        metrics.UNITS.labels(word).set(grid_map.count(level))
+    servicer = RegistryServicer(db=db, grid_map=grid_map)
+    host.add_service(
+        registry_service_pb2_grpc.add_RegistryServiceServicer_to_server, servicer, SERVICE_NAME
+    )
+    return host
+
+
+async def _load(db: Database, settings: RegistrySettings) -> domain.GridMap:
+    """The demo district on first start (one transaction), then the grid map in memory."""
+    if settings.load_demo and await db.read(store.is_empty):
+        data = demo.load_file(settings.demo_file)
+        if await db.write(lambda conn: demo.load_if_empty(conn, data)):
+            log.info("registry: loaded the demo district from %s", settings.demo_file)
+    return domain.GridMap(await db.read(store.all_units))
+
+
+async def serve(settings: RegistrySettings | None = None) -> None:
+    await run_until_signalled(await create_server(settings or RegistrySettings()))

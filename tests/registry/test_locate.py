@@ -1,0 +1,103 @@
+"""LocateGrid: a point to its grid, community, street and district."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from prometheus_client import REGISTRY
+
+from lianxin.registry.v1 import registry_service_pb2 as svc
+from lianxin.registry.v1 import resources_pb2 as res
+from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
+from tests.conftest import error_details
+
+ZHANG_SHENGQI_HOME = res.LatLng(latitude=34.8605, longitude=117.5585)
+
+
+def locate_count(outcome: str) -> float:
+    return REGISTRY.get_sample_value("lianxin_registry_locate_total", {"outcome": outcome}) or 0.0
+
+
+async def test_zhang_shengqis_home_is_in_han_liyuans_grid_of_xinzhuang(
+    registry: RegistryServiceStub,
+) -> None:
+    before = locate_count("found")
+    r = await registry.LocateGrid(svc.LocateGridRequest(location=ZHANG_SHENGQI_HOME))
+    assert r.grid.code == "370402003001001"
+    assert r.grid.level == res.UNIT_LEVEL_GRID
+    assert (r.community.code, r.community.name) == ("370402003001", "辛庄社区")
+    assert (r.street.code, r.street.name) == ("370402003", "龙山路街道")
+    assert (r.district.code, r.district.name) == ("370402", "市中区")
+    assert r.grid.boundary_geojson.startswith('{"type":"Polygon"')
+    assert locate_count("found") == before + 1
+
+
+@pytest.mark.parametrize(("lat", "lon"), [(0.0, 0.0), (35.5, 118.5), (34.86, 117.40)])
+async def test_a_point_outside_every_grid_is_not_found_with_reason_outside_all_grids(
+    registry: RegistryServiceStub, lat: float, lon: float
+) -> None:
+    before = locate_count("outside")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await registry.LocateGrid(
+            svc.LocateGridRequest(location=res.LatLng(latitude=lat, longitude=lon))
+        )
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert f"latitude {lat}" in (caught.value.details() or "")
+    info, _ = error_details(caught.value)
+    assert info.reason == "OUTSIDE_ALL_GRIDS"
+    assert info.metadata["longitude"] == str(lon)
+    assert locate_count("outside") == before + 1
+
+
+async def test_a_point_on_a_shared_corner_resolves_to_the_lowest_grid_code(
+    registry: RegistryServiceStub,
+) -> None:
+    # 34.858 / 117.565 is the corner all four grids of 辛庄社区 share.
+    corner = res.LatLng(latitude=34.858, longitude=117.565)
+    r = await registry.LocateGrid(svc.LocateGridRequest(location=corner))
+    assert r.grid.code == "370402003001001"
+
+
+async def test_a_point_in_a_village_names_the_village_and_its_town(
+    registry: RegistryServiceStub,
+) -> None:
+    r = await registry.LocateGrid(
+        svc.LocateGridRequest(location=res.LatLng(latitude=34.89, longitude=117.59))
+    )
+    assert r.grid.code == "370402101201001"
+    assert (r.community.name, r.community.type_name) == ("东塔村", "村")
+    assert (r.street.name, r.street.type_name) == ("税郭镇", "镇")
+
+
+async def test_latitude_91_is_invalid_argument_naming_the_field(
+    registry: RegistryServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await registry.LocateGrid(
+            svc.LocateGridRequest(location=res.LatLng(latitude=91, longitude=117.5))
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = error_details(caught.value)
+    assert [v.field for v in bad.field_violations] == ["location.latitude"]
+
+
+async def test_a_longitude_that_is_not_a_number_is_invalid_argument(
+    registry: RegistryServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await registry.LocateGrid(
+            svc.LocateGridRequest(location=res.LatLng(latitude=34.86, longitude=float("nan")))
+        )
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = error_details(caught.value)
+    assert [v.field for v in bad.field_violations] == ["location.longitude"]
+
+
+async def test_a_request_without_a_location_is_invalid_argument(
+    registry: RegistryServiceStub,
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await registry.LocateGrid(svc.LocateGridRequest())
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    _, bad = error_details(caught.value)
+    assert [v.field for v in bad.field_violations] == ["location"]
