@@ -148,7 +148,7 @@ def fields(case: routing_res.Case, reporter: Any, policy: Policy) -> dict[str, s
         "category_name": category.name if category else case.category,
         "address": reporter.address if reporter is not None else "",
         "deadline": format_deadline(case.deadline_time),
-        "result": case.result.strip(),
+        "result": case.result.strip().rstrip("。．.！!"),  # the template ends the sentence
         "unit_name": case.assigned_unit_name,
         "external_ref": reporter.external_ref if reporter is not None else "",
     }

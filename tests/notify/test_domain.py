@@ -84,6 +84,13 @@ def test_closed_texts_fall_back_when_fields_are_missing() -> None:
         templates.render("case.filed", domain.STAFF, values)
 
 
+def test_a_result_that_ends_its_own_sentence_is_not_stopped_twice() -> None:
+    values = domain.fields(routing_case(result="灯已不闪。"), reporter(), load_policy())
+    assert templates.render("case.closed", domain.CITIZEN, values) == (
+        "【连心网】您反映的问题已办结：灯已不闪。如有意见请回复。"
+    )
+
+
 def test_recipients_and_channels() -> None:
     r = reporter()
     citizen = domain.citizen(r)
