@@ -27,7 +27,7 @@ from lianxin.notify.v1 import notify_service_pb2 as notify_svc
 from lianxin.notify.v1 import notify_service_pb2_grpc
 from lianxin.notify.v1 import resources_pb2 as notify_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.cli import demo
+from services.cli import demo, notify_commands, registry_commands, routing_commands
 from services.cli.format import case_table, deliveries_table, describe_error
 
 DEFAULT_TARGETS = {
@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="play the article's first story against a running system")
     p.set_defaults(func=cmd_demo)
+
+    for area in (routing_commands, registry_commands, notify_commands):
+        area.register(sub, _target)
     return parser
 
 

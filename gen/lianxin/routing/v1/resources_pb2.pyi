@@ -39,6 +39,20 @@ class Transition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSITION_ACCEPTED: _ClassVar[Transition]
     TRANSITION_RESOLVED: _ClassVar[Transition]
     TRANSITION_CLOSED: _ClassVar[Transition]
+    TRANSITION_RETURNED: _ClassVar[Transition]
+    TRANSITION_ESCALATED: _ClassVar[Transition]
+    TRANSITION_EXTENSION_REQUESTED: _ClassVar[Transition]
+    TRANSITION_EXTENSION_APPROVED: _ClassVar[Transition]
+    TRANSITION_EXTENSION_REFUSED: _ClassVar[Transition]
+    TRANSITION_EXPLAINED: _ClassVar[Transition]
+    TRANSITION_REWORKED: _ClassVar[Transition]
+    TRANSITION_RATED: _ClassVar[Transition]
+    TRANSITION_REOPENED: _ClassVar[Transition]
+    TRANSITION_MERGED: _ClassVar[Transition]
+    TRANSITION_REMINDED: _ClassVar[Transition]
+    TRANSITION_OVERDUE: _ClassVar[Transition]
+    TRANSITION_SUPERVISED: _ClassVar[Transition]
+    TRANSITION_REDISPATCHED: _ClassVar[Transition]
 CASE_STATUS_UNSPECIFIED: CaseStatus
 CASE_STATUS_RECEIVED: CaseStatus
 CASE_STATUS_FILED: CaseStatus
@@ -60,6 +74,20 @@ TRANSITION_DISPATCHED: Transition
 TRANSITION_ACCEPTED: Transition
 TRANSITION_RESOLVED: Transition
 TRANSITION_CLOSED: Transition
+TRANSITION_RETURNED: Transition
+TRANSITION_ESCALATED: Transition
+TRANSITION_EXTENSION_REQUESTED: Transition
+TRANSITION_EXTENSION_APPROVED: Transition
+TRANSITION_EXTENSION_REFUSED: Transition
+TRANSITION_EXPLAINED: Transition
+TRANSITION_REWORKED: Transition
+TRANSITION_RATED: Transition
+TRANSITION_REOPENED: Transition
+TRANSITION_MERGED: Transition
+TRANSITION_REMINDED: Transition
+TRANSITION_OVERDUE: Transition
+TRANSITION_SUPERVISED: Transition
+TRANSITION_REDISPATCHED: Transition
 
 class Photo(_message.Message):
     __slots__ = ("filename", "content_type", "content", "sha256", "size_bytes")
@@ -98,7 +126,7 @@ class HistoryEntry(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history")
+    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +145,8 @@ class Case(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
     UPDATE_TIME_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    OVERDUE_FIELD_NUMBER: _ClassVar[int]
+    SUPERVISED_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: CaseStatus
     level: Level
@@ -135,4 +165,6 @@ class Case(_message.Message):
     create_time: _timestamp_pb2.Timestamp
     update_time: _timestamp_pb2.Timestamp
     history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ...) -> None: ...
+    overdue: bool
+    supervised: bool
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ...) -> None: ...
