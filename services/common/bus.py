@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -204,6 +204,7 @@ class OutboxRelay:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._backlog = telemetry.OUTBOX_BACKLOG.labels(service)
 
     def kick(self) -> None:
         """Tell the relay there is something new (called after a commit that staged)."""
@@ -231,11 +232,16 @@ class OutboxRelay:
                 .order_by(o.c.seq)
                 .limit(self.batch)
             ).all()
-            backlog = conn.execute(select(func.count()).select_from(o)).scalar_one()
+            # Counting is only worth a query when the backlog is longer than one batch.
+            backlog = (
+                conn.execute(select(func.count()).select_from(o)).scalar_one()
+                if len(rows) == self.batch
+                else len(rows)
+            )
             return list(rows), backlog
 
         rows, backlog = await self.db.read(load)
-        telemetry.OUTBOX_BACKLOG.labels(self.service).set(backlog)
+        self._backlog.set(backlog)
         if not rows:
             return 0
 
@@ -254,7 +260,7 @@ class OutboxRelay:
         failed = [res for res in results if isinstance(res, BaseException)]
         if done:
             await self.db.write(lambda conn: conn.execute(delete(o).where(o.c.seq.in_(done))))
-            telemetry.OUTBOX_BACKLOG.labels(self.service).set(backlog - len(done))
+            self._backlog.set(backlog - len(done))
         if failed:
             raise failed[0]
         return len(done)
@@ -297,7 +303,7 @@ class EventConsumer:
         js: JetStreamContext,
         inbox: Table,
         stream: str,
-        filter_subject: str,
+        filter_subject: str | Sequence[str],
         handler: Handler,
         ack_wait: float = 30.0,
         batch: int = 64,
@@ -316,17 +322,26 @@ class EventConsumer:
         self._sub: JetStreamContext.PullSubscription | None = None
 
     async def start(self) -> None:
+        subjects = (
+            [self.filter_subject]
+            if isinstance(self.filter_subject, str)
+            else list(self.filter_subject)
+        )
         config = ConsumerConfig(
             durable_name=self.name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
             ack_wait=self.ack_wait,
             max_ack_pending=1024,
-            filter_subject=self.filter_subject,
+            **(
+                {"filter_subject": subjects[0]}
+                if len(subjects) == 1
+                else {"filter_subjects": subjects}
+            ),
         )
-        self._sub = await self.js.pull_subscribe(
-            self.filter_subject, durable=self.name, stream=self.stream, config=config
-        )
+        # Create or update the durable consumer (its filter may have changed), then bind.
+        await self.js.add_consumer(self.stream, config)
+        self._sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
 
     async def run(self, stop: asyncio.Event) -> None:
         assert self._sub is not None, "start() first"

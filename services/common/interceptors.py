@@ -37,7 +37,14 @@ def _metadata(context: grpc.aio.ServicerContext) -> dict[str, str]:
 
 
 class _WrappingInterceptor(grpc.aio.ServerInterceptor):
-    """Base: wraps unary and server-streaming handlers with `around` / `around_stream`."""
+    """Base: wraps unary and server-streaming handlers with `around` / `around_stream`.
+
+    The handler a continuation returns is the same object for every call of a method, so
+    the wrapped handler is made once per method and reused (this is on every RPC's path).
+    """
+
+    def __init__(self) -> None:
+        self._wrapped: dict[int, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def around(
         self, call: Unary, request: Any, context: grpc.aio.ServicerContext, method: str
@@ -58,7 +65,14 @@ class _WrappingInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(details)
         if handler is None:
             return handler
-        method = details.method
+        cached = self._wrapped.get(id(handler))
+        if cached is not None and cached[0] is handler:
+            return cached[1]
+        wrapped = self._wrap(handler, details.method)
+        self._wrapped[id(handler)] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
         if handler.unary_unary is not None:
             inner = handler.unary_unary
 
@@ -130,13 +144,31 @@ class TracingInterceptor(_WrappingInterceptor):
 class MetricsInterceptor(_WrappingInterceptor):
     """RED metrics: `lianxin_grpc_server_handled_total` and `…_handling_seconds`."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._handled: dict[tuple[str, str], Any] = {}
+        self._seconds: dict[str, Any] = {}
+
     @staticmethod
     def _names(method: str) -> tuple[str, str]:
         service, _, name = method.lstrip("/").rpartition("/")
         return service, name
 
+    def _count(self, method: str, code: str) -> None:
+        child = self._handled.get((method, code))
+        if child is None:
+            child = self._handled[(method, code)] = telemetry.GRPC_HANDLED.labels(
+                *self._names(method), code
+            )
+        child.inc()
+
+    def _observe(self, method: str, seconds: float) -> None:
+        child = self._seconds.get(method)
+        if child is None:
+            child = self._seconds[method] = telemetry.GRPC_SECONDS.labels(*self._names(method))
+        child.observe(seconds)
+
     async def around(self, call: Unary, request: Any, context: Any, method: str) -> Any:
-        service, name = self._names(method)
         start = time.perf_counter()
         code = "OK"
         try:
@@ -149,13 +181,12 @@ class MetricsInterceptor(_WrappingInterceptor):
             code = c.name if isinstance(c, grpc.StatusCode) else "UNKNOWN"
             raise
         finally:
-            telemetry.GRPC_HANDLED.labels(service, name, code).inc()
-            telemetry.GRPC_SECONDS.labels(service, name).observe(time.perf_counter() - start)
+            self._count(method, code)
+            self._observe(method, time.perf_counter() - start)
 
     async def around_stream(
         self, call: Streaming, request: Any, context: Any, method: str
     ) -> AsyncIterator[Any]:
-        service, name = self._names(method)
         code = "OK"
         try:
             async for item in call(request, context):
@@ -168,7 +199,7 @@ class MetricsInterceptor(_WrappingInterceptor):
             code = c.name if isinstance(c, grpc.StatusCode) else "CANCELLED"
             raise
         finally:
-            telemetry.GRPC_HANDLED.labels(service, name, code).inc()
+            self._count(method, code)
 
 
 def to_status(exc: LianxinError) -> grpc.Status:

@@ -64,8 +64,11 @@ def setup(service: str, *, log_level: str = "INFO", trace_exporter: str = "none"
     trace.set_tracer_provider(provider)
 
 
+_TRACER = trace.get_tracer("lianxin")  # a proxy: follows the provider set by setup()
+
+
 def tracer() -> trace.Tracer:
-    return trace.get_tracer("lianxin")
+    return _TRACER
 
 
 def inject_headers(carrier: MutableMapping[str, str] | None = None) -> dict[str, str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import grpc
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import intake_service_pb2 as svc
@@ -84,7 +84,9 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             for i, (a, f) in enumerate(zip(request.attachments, files, strict=True))
         ]
         # The event carries the full case (unmasked): routing and notify need the phone.
-        full = domain.case_to_proto(_Row(row), [_Row(a) for a in att_rows], unmasked=True)
+        full = domain.case_to_proto(
+            store.RowView(row), [store.RowView(a) for a in att_rows], unmasked=True
+        )
         event = bus.staged(
             bus.new_event(
                 "case.received",
@@ -94,20 +96,9 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             )
         )
 
-        def submit(conn: Connection) -> tuple[Any, list[Any], bool]:
-            existing = store.find_by_ref(
-                conn, channel=row["channel"], external_ref=row["external_ref"]
-            )
-            if existing is not None:
-                atts = store.get_attachments(conn, case_ids=[existing.id])[existing.id]
-                return existing, atts, False
-            conn.execute(insert(store.cases).values(row))
-            if att_rows:
-                conn.execute(insert(store.attachments), att_rows)
-            bus.stage(conn, store.outbox, [event])
-            return _Row(row), [_Row(a) for a in att_rows], True
-
-        case_row, atts, created = await self.db.write(submit)
+        case_row, atts, created = await self.db.write_batched(
+            _submit_batch, store.NewCase(row, att_rows, event)
+        )
         if created:
             self.relay.kick()
             metrics.CASES_SUBMITTED.labels(
@@ -159,8 +150,6 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         return svc.ListCasesResponse(cases=cases, next_page_token=token)
 
 
-class _Row:
-    """Attribute access to a dict, so fresh rows and stored rows read the same way."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
+def _submit_batch(conn: Connection, items: list[store.NewCase]) -> list[Any]:
+    """The writer hands every SubmitCase waiting in one group to this one call."""
+    return store.submit_cases(conn, items=items)

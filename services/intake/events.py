@@ -11,7 +11,12 @@ from services.common.timeutil import from_ts
 from services.intake import metrics, store
 
 CONSUMER = "intake-read-model"
-SUBJECTS = "lianxin.case.>"
+# Every step routing publishes; not case.received, which intake itself publishes.
+SUBJECTS = [
+    f"lianxin.case.{v.name.removeprefix('TRANSITION_').lower()}"
+    for v in routing_res.Transition.DESCRIPTOR.values
+    if v.number
+]
 
 
 async def handle(event: event_pb2.Event, apply: Apply) -> None:

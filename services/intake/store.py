@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,14 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    insert,
     or_,
     select,
+    tuple_,
     update,
 )
 
-from services.common.bus import bus_tables, insert_ignore
+from services.common.bus import Staged, bus_tables, insert_ignore, stage
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -87,6 +90,60 @@ timeline = Table(
 Index("ix_timeline_case", timeline.c.case_id, timeline.c.version)
 
 outbox, inbox = bus_tables(metadata)
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A submission ready to store: the case row, its attachment rows, its event."""
+
+    row: dict[str, Any]
+    attachments: list[dict[str, Any]]
+    event: Staged
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return self.row["channel"], self.row["external_ref"]
+
+
+class RowView:
+    """Attribute access to a dict, so fresh rows and stored rows read the same way."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+def submit_cases(conn: Connection, *, items: list[NewCase]) -> list[tuple[Any, list[Any], bool]]:
+    """Store a batch of submissions with one statement per table. A submission whose
+    (channel, external_ref) exists — stored before or earlier in this batch — creates
+    nothing and gets the existing case. Returns (case, attachments, created) per item."""
+    keys = list({it.key for it in items})
+    existing = {
+        (r.channel, r.external_ref): r
+        for r in conn.execute(
+            select(cases).where(tuple_(cases.c.channel, cases.c.external_ref).in_(keys))
+        )
+    }
+    fresh: dict[tuple[int, str], NewCase] = {}
+    for it in items:
+        if it.key not in existing and it.key not in fresh:
+            fresh[it.key] = it
+    if fresh:
+        conn.execute(insert(cases), [it.row for it in fresh.values()])
+        att_rows = [a for it in fresh.values() for a in it.attachments]
+        if att_rows:
+            conn.execute(insert(attachments), att_rows)
+        stage(conn, outbox, [it.event for it in fresh.values()])
+    old_atts = get_attachments(conn, case_ids=[r.id for r in existing.values()])
+    out: list[tuple[Any, list[Any], bool]] = []
+    for it in items:
+        if it.key in existing:
+            row = existing[it.key]
+            out.append((row, old_atts[row.id], False))
+        else:
+            first = fresh[it.key]
+            created = first is it
+            out.append((RowView(first.row), [RowView(a) for a in first.attachments], created))
+    return out
 
 
 def find_by_ref(conn: Connection, *, channel: int, external_ref: str) -> Any:
