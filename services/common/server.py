@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,7 @@ class ServiceHost:
         *,
         name: str,
         inbox: Table,
-        filter_subject: str,
+        filter_subject: str | Sequence[str],
         handler: bus.Handler,
         on_applied: Callable[[], None] | None = None,
     ) -> bus.EventConsumer:
