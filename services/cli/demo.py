@@ -24,6 +24,7 @@ from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.notify.v1 import notify_service_pb2 as notify_svc
 from lianxin.notify.v1 import notify_service_pb2_grpc
+from lianxin.notify.v1 import resources_pb2 as notify_res
 from lianxin.registry.v1 import registry_service_pb2 as reg
 from lianxin.registry.v1 import registry_service_pb2_grpc
 from lianxin.registry.v1 import resources_pb2 as reg_res
@@ -206,6 +207,22 @@ def _play(ch: dict[str, grpc.Channel]) -> None:
 
     final = wait_for("closure to reach intake", closed)
     say(f"closed after 韩丽源's check; intake says {status_name(final.status)}")
+
+    def closure_told() -> list[notify_res.Delivery] | None:
+        ds = notify.ListDeliveries(
+            notify_svc.ListDeliveriesRequest(case_id=case_id, page_size=200), timeout=5
+        ).deliveries
+        done = any(d.event_type == "case.closed" and d.recipient.kind == "citizen" for d in ds)
+        return list(ds) if done else None
+
+    told_all = wait_for("the citizen to be told of the closure", closure_told)
+    print()
+    print("  who notify told (each once per step; `lianxin deliveries list` shows the texts):")
+    steps: dict[str, list[str]] = {}
+    for d in sorted(told_all, key=lambda d: (d.event_id, d.id)):  # event ids sort by time
+        steps.setdefault(d.event_type, []).append(f"{d.recipient.name} ({d.recipient.kind})")
+    for event_type, names in steps.items():
+        print(f"    {event_type.removeprefix('case.'):<12} {', '.join(names)}")
     print()
     print("  timeline (as the hotline sees it through intake):")
     for t in final.timeline:

@@ -4,7 +4,9 @@
     lianxin case submit …           submit a case to intake
     lianxin case show CASE_ID       a case with its timeline
     lianxin case list               cases, newest first
-    lianxin deliveries list         notifications sent
+    lianxin deliveries list         notifications sent (also: get ID, retry ID)
+    lianxin subscriptions …         hotline webhook subscriptions (create, list, delete, …)
+    lianxin watch                   follow case status changes, as a hotline does
     lianxin demo                    play the article's first story against a running system
 
 Targets default to the embedded ports and can be changed with flags or
@@ -23,12 +25,9 @@ import grpc
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.intake.v1 import resources_pb2 as intake_res
-from lianxin.notify.v1 import notify_service_pb2 as notify_svc
-from lianxin.notify.v1 import notify_service_pb2_grpc
-from lianxin.notify.v1 import resources_pb2 as notify_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.cli import demo, notify_commands, registry_commands, routing_commands
-from services.cli.format import case_table, deliveries_table, describe_error
+from services.cli.format import case_table, describe_error
 
 DEFAULT_TARGETS = {
     "intake": "127.0.0.1:50051",
@@ -113,16 +112,6 @@ def cmd_case_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_deliveries_list(args: argparse.Namespace) -> int:
-    req = notify_svc.ListDeliveriesRequest(case_id=args.case or "", page_size=args.page_size)
-    if args.status:
-        req.status = _enum(notify_res.DeliveryStatus, "DELIVERY_STATUS_", args.status)
-    with grpc.insecure_channel(_target(args, "notify")) as ch:
-        reply = notify_service_pb2_grpc.NotifyServiceStub(ch).ListDeliveries(req, timeout=10)
-    print(deliveries_table(reply.deliveries))
-    return 0
-
-
 def cmd_demo(args: argparse.Namespace) -> int:
     return demo.run_story({s: _target(args, s) for s in DEFAULT_TARGETS})
 
@@ -170,15 +159,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--unit", help="unit code prefix")
     p.add_argument("--page-size", type=int, default=20)
     p.set_defaults(func=cmd_case_list)
-
-    deliveries = sub.add_parser("deliveries", help="notifications").add_subparsers(
-        dest="deliveries_command", required=True
-    )
-    p = deliveries.add_parser("list", help="deliveries, newest first")
-    p.add_argument("--case")
-    p.add_argument("--status")
-    p.add_argument("--page-size", type=int, default=50)
-    p.set_defaults(func=cmd_deliveries_list)
 
     p = sub.add_parser("demo", help="play the article's first story against a running system")
     p.set_defaults(func=cmd_demo)

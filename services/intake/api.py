@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -18,7 +20,7 @@ from services.common.errors import InvalidArgument, NotFound
 from services.common.ids import uuid7
 from services.common.policy import Policy
 from services.common.timeutil import utcnow
-from services.intake import domain, metrics, store
+from services.intake import domain, metrics, store, watch
 from services.intake.config import IntakeSettings
 
 
@@ -148,6 +150,17 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         cases, more = await self.db.read(load)
         token = paging.encode_token({"after": cases[-1].id}) if more else ""
         return svc.ListCasesResponse(cases=cases, next_page_token=token)
+
+    @functools.cached_property
+    def watcher(self) -> watch.CaseWatcher:
+        """WatchCases' streams (services/intake/watch.py); app.py wakes them."""
+        return watch.CaseWatcher(db=self.db)
+
+    async def WatchCases(
+        self, request: svc.WatchCasesRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[svc.WatchCasesResponse]:
+        async for message in self.watcher.stream(request):
+            yield message
 
 
 def _submit_batch(conn: Connection, items: list[store.NewCase]) -> list[Any]:

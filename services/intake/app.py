@@ -34,6 +34,7 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
         inbox=store.inbox,
         filter_subject=events.SUBJECTS,
         handler=events.handle,
+        on_applied=servicer.watcher.changed,
     )
     return host
 

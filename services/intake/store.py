@@ -74,10 +74,13 @@ attachments = Table(
     Column("sha256", String(64), nullable=False),
 )
 
+# `seq` orders every status change intake has applied: WatchCases streams by it and its
+# cursors are positions in it (rows are never deleted, so it only grows).
 timeline = Table(
     "timeline",
     metadata,
-    Column("event_id", String(36), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("event_id", String(36), nullable=False),
     Column("case_id", String(36), ForeignKey("cases.id"), nullable=False),
     Column("version", Integer, nullable=False),
     Column("status", Integer, nullable=False),
@@ -86,6 +89,8 @@ timeline = Table(
     Column("unit_name", String(100), nullable=False, default=""),
     Column("note", Text, nullable=False, default=""),
     Column("time", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("event_id", name="uq_timeline_event"),
+    sqlite_autoincrement=True,
 )
 Index("ix_timeline_case", timeline.c.case_id, timeline.c.version)
 

@@ -1,7 +1,9 @@
-"""notify's gRPC servicer."""
+"""notify's gRPC servicer: deliveries for operators, hotline subscriptions."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import time, timedelta
 from typing import Any
 
 import grpc
@@ -12,13 +14,37 @@ from lianxin.notify.v1 import notify_service_pb2_grpc
 from lianxin.notify.v1 import resources_pb2 as res
 from services.common import paging
 from services.common.db import Database
-from services.common.errors import Violations
-from services.notify import domain, store
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
+from services.notify import domain, store, subscriptions
+from services.notify.channels import Clock
+
+
+def _required(value: str, field: str) -> None:
+    if not value:
+        raise InvalidArgument([(field, "is required")])
+    if len(value) > 36:
+        raise InvalidArgument([(field, "must be at most 36 characters")])
 
 
 class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
-    def __init__(self, *, db: Database) -> None:
+    def __init__(
+        self,
+        *,
+        db: Database,
+        clock: Clock,
+        quiet: tuple[time, time] | None = None,
+        file_sink: bool = True,
+        secret_grace: timedelta = timedelta(days=1),
+        on_retry: Callable[[], None] | None = None,
+    ) -> None:
         self.db = db
+        self.clock = clock
+        self.quiet = quiet
+        self.file_sink = file_sink
+        self.secret_grace = secret_grace
+        self.on_retry = on_retry
+
+    # --- deliveries --------------------------------------------------------------------
 
     async def ListDeliveries(
         self, request: svc.ListDeliveriesRequest, context: grpc.aio.ServicerContext
@@ -47,3 +73,130 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         deliveries, more = await self.db.read(load)
         token = paging.encode_token({"after": deliveries[-1].id}) if more else ""
         return svc.ListDeliveriesResponse(deliveries=deliveries, next_page_token=token)
+
+    async def GetDelivery(
+        self, request: svc.GetDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetDeliveryResponse:
+        _required(request.delivery_id, "delivery_id")
+        delivery = await self.db.read(lambda c: _load_delivery(c, request.delivery_id))
+        if delivery is None:
+            raise _delivery_not_found(request.delivery_id)
+        return svc.GetDeliveryResponse(delivery=delivery)
+
+    async def RetryDelivery(
+        self, request: svc.RetryDeliveryRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RetryDeliveryResponse:
+        _required(request.delivery_id, "delivery_id")
+        now = self.clock()
+
+        def retry(conn: Connection) -> tuple[res.Delivery | None, bool]:
+            row = store.get_delivery(conn, delivery_id=request.delivery_id)
+            if row is None:
+                return None, False
+            at = domain.not_before(
+                now, channel=row.channel, urgent=bool(row.urgent), quiet=self.quiet
+            )
+            revived = store.revive(conn, delivery_id=row.id, at=at)
+            return _load_delivery(conn, row.id), revived
+
+        delivery, revived = await self.db.write(retry)
+        if delivery is None:
+            raise _delivery_not_found(request.delivery_id)
+        if delivery.status == res.DELIVERY_STATUS_SENT:
+            raise FailedPrecondition(
+                f"delivery {delivery.id} was already sent; there is nothing to retry",
+                reason="ALREADY_SENT",
+                metadata={"delivery_id": delivery.id},
+            )
+        if revived and self.on_retry is not None:
+            self.on_retry()
+        return svc.RetryDeliveryResponse(delivery=delivery)
+
+    # --- subscriptions -----------------------------------------------------------------
+
+    async def CreateSubscription(
+        self, request: svc.CreateSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> svc.CreateSubscriptionResponse:
+        v = Violations()
+        if not request.HasField("subscription"):
+            v.add("subscription", "is required")
+            v.raise_if_any()
+        subscriptions.validate(
+            request.subscription, request_id=request.request_id, file_sink=self.file_sink, v=v
+        )
+        row = subscriptions.new_row(
+            request.subscription, request_id=request.request_id, now=self.clock()
+        )
+        stored, _created = await self.db.write(
+            lambda conn: store.create_subscription(conn, row=row)
+        )
+        return svc.CreateSubscriptionResponse(
+            subscription=subscriptions.to_proto(stored, with_secret=True)
+        )
+
+    async def ListSubscriptions(
+        self, request: svc.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListSubscriptionsResponse:
+        if request.hotline and request.hotline not in domain.HOTLINES:
+            raise InvalidArgument([("hotline", "must be a hotline channel, or unset for all")])
+        size = paging.page_size(request.page_size)
+        after = str(paging.decode_token(request.page_token).get("after", ""))
+        rows = await self.db.read(
+            lambda c: store.list_subscriptions(
+                c, hotline=request.hotline, after_id=after, limit=size + 1
+            )
+        )
+        page = [subscriptions.to_proto(r) for r in rows[:size]]
+        token = paging.encode_token({"after": page[-1].id}) if len(rows) > size else ""
+        return svc.ListSubscriptionsResponse(subscriptions=page, next_page_token=token)
+
+    async def DeleteSubscription(
+        self, request: svc.DeleteSubscriptionRequest, context: grpc.aio.ServicerContext
+    ) -> svc.DeleteSubscriptionResponse:
+        _required(request.subscription_id, "subscription_id")
+        now = self.clock()
+        deleted = await self.db.write(
+            lambda c: store.delete_subscription(c, subscription_id=request.subscription_id, now=now)
+        )
+        if not deleted:
+            raise _subscription_not_found(request.subscription_id)
+        return svc.DeleteSubscriptionResponse()
+
+    async def RotateSubscriptionSecret(
+        self, request: svc.RotateSubscriptionSecretRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RotateSubscriptionSecretResponse:
+        _required(request.subscription_id, "subscription_id")
+        now = self.clock()
+        secret = subscriptions.new_secret()
+        row = await self.db.write(
+            lambda c: store.rotate_secret(
+                c,
+                subscription_id=request.subscription_id,
+                secret=secret,
+                now=now,
+                grace_until=now + self.secret_grace,
+            )
+        )
+        if row is None:
+            raise _subscription_not_found(request.subscription_id)
+        return svc.RotateSubscriptionSecretResponse(
+            subscription=subscriptions.to_proto(row, with_secret=True)
+        )
+
+
+def _load_delivery(conn: Connection, delivery_id: str) -> res.Delivery | None:
+    row = store.get_delivery(conn, delivery_id=delivery_id)
+    if row is None:
+        return None
+    return domain.delivery_to_proto(row, store.get_attempts(conn, delivery_id=delivery_id))
+
+
+def _delivery_not_found(delivery_id: str) -> NotFound:
+    return NotFound(f"delivery {delivery_id} not found", metadata={"delivery_id": delivery_id})
+
+
+def _subscription_not_found(subscription_id: str) -> NotFound:
+    return NotFound(
+        f"subscription {subscription_id} not found",
+        metadata={"subscription_id": subscription_id},
+    )

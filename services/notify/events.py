@@ -1,9 +1,10 @@
 """notify's event handling: who must hear about a case step, recorded once per event.
 
 `case.received` only teaches notify who the citizen is (notify keeps its own copy). For
-the steps people must hear about, registry is asked for the staff first (outside any
-transaction; UNAVAILABLE means the event comes back later); then the rendered deliveries
-are written with the inbox row in one transaction. The sender sends them after the commit.
+the steps people must hear about (`domain.AUDIENCES`, plus the subscribed hotline systems
+on every transition), registry is asked for the staff first (outside any transaction;
+UNAVAILABLE means the event comes back later); then the rendered deliveries are written
+with the inbox row in one transaction. The sender sends them after the commit.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from datetime import time as clock_time
 from typing import Any
 
 import grpc
@@ -26,14 +28,34 @@ from services.common.db import Database
 from services.common.policy import Policy
 from services.common.timeutil import utcnow
 from services.notify import domain, metrics, store
+from services.notify.channels import Clock
 
 CONSUMER = "notify"
 SUBJECTS = "lianxin.case.>"
 SERVICE_ACTOR = (("x-lianxin-actor", "service:notify"),)
 TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_STAFF_PAGES = 20
+UNIT_CACHE_SECONDS = 600.0
+
+# Roles that handle a unit's cases when routing named no assignee.
+HANDLERS = (
+    reg_res.STAFF_ROLE_UNIT_STAFF,
+    reg_res.STAFF_ROLE_DEPARTMENT_STAFF,
+    reg_res.STAFF_ROLE_COMMAND_CENTRE,
+)
 
 log = logging.getLogger(__name__)
+
+
+def subscription_view(row: Any) -> domain.SubscriptionView:
+    return domain.SubscriptionView(
+        id=row.id,
+        hotline=row.hotline,
+        webhook_url=row.webhook_url,
+        unit_code=row.unit_code,
+        case_channels=frozenset(int(c) for c in row.case_channels.split(",") if c),
+        event_types=frozenset(t for t in row.event_types.split(",") if t),
+    )
 
 
 class Notifier:
@@ -48,6 +70,8 @@ class Notifier:
         available: Collection[int],
         registry_timeout: float = 5.0,
         reporter_wait_seconds: float = 60.0,
+        clock: Clock = utcnow,
+        quiet: tuple[clock_time, clock_time] | None = None,
     ) -> None:
         self.db = db
         self.policy = policy
@@ -55,7 +79,10 @@ class Notifier:
         self.available = frozenset(available)
         self.registry_timeout = registry_timeout
         self.reporter_wait_seconds = reporter_wait_seconds
+        self.clock = clock
+        self.quiet = quiet
         self._missing: dict[str, float] = {}  # event id → when its reporter was first missed
+        self._parents: dict[str, tuple[float, str]] = {}  # unit code → (when, parent code)
 
     async def handle(self, event: event_pb2.Event, apply: Apply) -> None:
         body = event.WhichOneof("body")
@@ -65,31 +92,53 @@ class Notifier:
             return
         audience = domain.AUDIENCES.get(event.type)
         if body != "case_transitioned" or audience is None:
-            return  # nobody needs to hear about this step
+            return  # not a workflow step notify knows
         if await self.db.read(lambda c: store.processed(c, consumer=CONSUMER, event_id=event.id)):
             return  # a redelivery: do not ask registry again for nothing
         case = event.case_transitioned.case
+        entry = event.case_transitioned.entry
         reporter = await self._reporter(event.id, case.id)
+        subscriptions = [
+            subscription_view(r) for r in await self.db.read(store.active_subscriptions)
+        ]
         recipients: list[domain.Recipient] = []
-        if domain.CITIZEN in audience and (r := domain.citizen(reporter)) is not None:
-            recipients.append(r)
-        if domain.STAFF in audience:
-            recipients.extend(await self._staff(event.type, case))
-        if domain.HOTLINE in audience and (h := domain.hotline(reporter)) is not None:
-            recipients.append(h)
-        values = domain.fields(case, reporter, self.policy)
-        now = utcnow()
+        try:
+            for who in audience:
+                if who == domain.CITIZEN_AUDIENCE and (r := domain.citizen(reporter)) is not None:
+                    recipients.append(r)
+                elif who == domain.UNIT:
+                    recipients.extend(await self._unit(case))
+                elif who == domain.GRID:
+                    recipients.extend(await self._grid(case))
+                elif who == domain.ABOVE:
+                    recipients.extend(await self._above(case))
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in TRANSIENT:
+                raise RetryLater(f"registry: {exc.code().name}") from exc
+            raise
+        recipients.extend(
+            domain.hotline_recipients(
+                event_type=event.type,
+                case=case,
+                reporter=reporter,
+                subscriptions=subscriptions,
+                origin_told=domain.ORIGIN in audience,
+            )
+        )
+        now = self.clock()
         rows = domain.plan(
             event_id=event.id,
             event_type=event.type,
             case_id=case.id or event.case_id,
             recipients=recipients,
-            values=values,
+            values=domain.fields(case, reporter, self.policy, entry),
             available=self.available,
             now=now,
+            quiet=self.quiet,
+            data=domain.webhook_data(event.type, case, entry, reporter),
         )
         if not rows:
-            log.warning("%s %s for case %s: nobody to tell", event.type, event.id, case.id)
+            log.info("%s %s for case %s: nobody to tell", event.type, event.id, case.id)
         created: list[dict[str, Any]] = []
 
         def effect(conn: Connection) -> None:
@@ -127,29 +176,60 @@ class Notifier:
         )
         return None
 
-    async def _staff(self, event_type: str, case: routing_res.Case) -> list[domain.Recipient]:
-        """The assignee (on dispatch) and the grid managers of the case's grid."""
+    async def _unit(self, case: routing_res.Case) -> list[domain.Recipient]:
+        """The unit that must act: the assignee routing named, else the unit's handlers
+        (or, when it has none, everyone in it)."""
         found: list[reg_res.Staff] = []
+        if case.assignee_staff_id:
+            assignee = await self._find_staff(case.assignee_staff_id, case.assigned_unit_code)
+            if assignee is not None:
+                found = [assignee]
+            else:
+                log.warning("assignee %s not found in registry", case.assignee_staff_id)
+        if not found and case.assigned_unit_code:
+            staff = await self._list_staff(reg.ListStaffRequest(unit_code=case.assigned_unit_code))
+            found = [s for s in staff if s.role in HANDLERS] or staff
+        return [_staff(s, domain.UNIT) for s in found]
+
+    async def _grid(self, case: routing_res.Case) -> list[domain.Recipient]:
+        """The grid managers of the case's grid."""
+        if not case.grid_code:
+            return []
+        staff = await self._list_staff(
+            reg.ListStaffRequest(grid_code=case.grid_code, role=reg_res.STAFF_ROLE_GRID_MANAGER)
+        )
+        return [_staff(s, domain.GRID) for s in staff]
+
+    async def _above(self, case: routing_res.Case) -> list[domain.Recipient]:
+        """The command centre of the level above the unit handling the case."""
+        unit = case.assigned_unit_code or case.community_code
+        parent = await self._parent(unit, case.district_code) if unit else ""
+        if not parent:
+            log.info("case %s: unit %r has no level above", case.id, unit)
+            return []
+        staff = await self._list_staff(
+            reg.ListStaffRequest(unit_code=parent, role=reg_res.STAFF_ROLE_COMMAND_CENTRE)
+        )
+        return [_staff(s, domain.ABOVE) for s in staff]
+
+    async def _parent(self, unit_code: str, district_code: str) -> str:
+        """A unit's parent in registry (cached); a department's is its district."""
+        cached = self._parents.get(unit_code)
+        if cached is not None and time.monotonic() - cached[0] < UNIT_CACHE_SECONDS:
+            return cached[1]
         try:
-            if event_type == "case.dispatched" and case.assignee_staff_id:
-                assignee = await self._find_staff(case.assignee_staff_id, case.assigned_unit_code)
-                if assignee is None:
-                    log.warning("assignee %s not found in registry", case.assignee_staff_id)
-                else:
-                    found.append(assignee)
-            if case.grid_code:
-                found.extend(
-                    await self._list_staff(
-                        reg.ListStaffRequest(
-                            grid_code=case.grid_code, role=reg_res.STAFF_ROLE_GRID_MANAGER
-                        )
-                    )
-                )
+            reply = await self.registry.GetUnit(
+                reg.GetUnitRequest(code=unit_code),
+                timeout=self.registry_timeout,
+                metadata=SERVICE_ACTOR,
+            )
+            parent = reply.unit.parent_code
         except grpc.aio.AioRpcError as exc:
-            if exc.code() in TRANSIENT:
-                raise RetryLater(f"registry ListStaff: {exc.code().name}") from exc
-            raise
-        return [domain.Recipient(domain.STAFF, s.id, s.name, s.phone) for s in found]
+            if exc.code() != grpc.StatusCode.NOT_FOUND:
+                raise
+            parent = district_code if unit_code != district_code else ""
+        self._parents[unit_code] = (time.monotonic(), parent)
+        return parent
 
     async def _find_staff(self, staff_id: str, unit_code: str) -> reg_res.Staff | None:
         # registry has no GetStaff: the assignee is picked from the assigned unit's staff,
@@ -174,3 +254,7 @@ class Notifier:
                 break
             request.page_token = resp.next_page_token
         return out
+
+
+def _staff(s: reg_res.Staff, audience: str) -> domain.Recipient:
+    return domain.Recipient(domain.STAFF, s.id, s.name, s.phone, audience)

@@ -3,7 +3,9 @@
 `reporters` is notify's own copy of who reported each case (from `case.received`), so the
 citizen can be told without reading intake's database. `deliveries` holds one row per
 (event, recipient, channel): the unique constraint, together with the inbox row written in
-the same transaction, makes a redelivered event create nothing new.
+the same transaction, makes a redelivered event create nothing new. `delivery_attempts`
+keeps every try. `subscriptions` are the hotline systems' webhooks (deleted ones are kept,
+marked, so an idempotent create is never replayed into a new one).
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     Column,
     Connection,
     DateTime,
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
+    func,
+    insert,
     select,
     update,
 )
@@ -68,16 +75,57 @@ deliveries = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    # Attempts made before the last RetryDelivery: the retry budget counts from here.
+    Column("retry_base", Integer, nullable=False, default=0, server_default="0"),
+    Column("urgent", Boolean, nullable=False, default=False, server_default=false()),
+    Column("subscription_id", String(36), nullable=False, default="", server_default=""),
+    # JSON: the structured part of a webhook (empty object for other channels).
+    Column("data", Text, nullable=False, default="{}", server_default="{}"),
     UniqueConstraint(
         "event_id", "recipient_kind", "recipient_id", "channel", name="uq_deliveries_once"
     ),
 )
 Index("ix_deliveries_case", deliveries.c.case_id, deliveries.c.id)
 Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_sms_sent", deliveries.c.channel, deliveries.c.address, deliveries.c.sent_at)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("delivery_id", String(36), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("attempted_at", DateTime(timezone=True), nullable=False),
+    Column("outcome", Integer, nullable=False),
+    Column("error", Text, nullable=False, default=""),
+    PrimaryKeyConstraint("delivery_id", "number"),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("request_id", String(128), nullable=True),
+    Column("hotline", Integer, nullable=False),
+    Column("webhook_url", String(2000), nullable=False, default=""),
+    Column("unit_code", String(64), nullable=False, default=""),
+    Column("case_channels", String(200), nullable=False, default=""),  # "1,3"
+    Column("event_types", Text, nullable=False, default=""),  # "case.closed,case.resolved"
+    Column("secret", String(200), nullable=False),
+    Column("previous_secret", String(200), nullable=False, default=""),
+    Column("previous_secret_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("secret_rotated_at", DateTime(timezone=True), nullable=False),
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("request_id", name="uq_subscriptions_request"),
+)
 
 outbox, inbox = bus_tables(metadata)
 
 RETRYABLE = (res.DELIVERY_STATUS_PENDING, res.DELIVERY_STATUS_FAILED)
+
+
+# --- reporters ---------------------------------------------------------------------------
 
 
 def processed(conn: Connection, *, consumer: str, event_id: str) -> bool:
@@ -101,9 +149,26 @@ def get_reporter(conn: Connection, *, case_id: str) -> Any:
     return conn.execute(select(reporters).where(reporters.c.case_id == case_id)).first()
 
 
+# --- deliveries --------------------------------------------------------------------------
+
+
 def insert_deliveries(conn: Connection, *, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert the rows that are not there yet (per event, recipient and channel)."""
     return [r for r in rows if insert_ignore(conn, deliveries, r)]
+
+
+def get_delivery(conn: Connection, *, delivery_id: str) -> Any:
+    return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+
+
+def get_attempts(conn: Connection, *, delivery_id: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(delivery_attempts)
+            .where(delivery_attempts.c.delivery_id == delivery_id)
+            .order_by(delivery_attempts.c.number)
+        )
+    )
 
 
 def due_deliveries(conn: Connection, *, now: datetime, limit: int) -> list[Any]:
@@ -117,8 +182,58 @@ def due_deliveries(conn: Connection, *, now: datetime, limit: int) -> list[Any]:
     )
 
 
-def mark_sent(conn: Connection, *, delivery_id: str, now: datetime) -> bool:
+def sms_sent_since(
+    conn: Connection, *, addresses: list[str], since: datetime
+) -> dict[str, list[datetime]]:
+    """When SMS went to each of `addresses` after `since` (for the per-number limit: one
+    sent exactly a window ago no longer counts)."""
+    out: dict[str, list[datetime]] = {a: [] for a in addresses}
+    if not addresses:
+        return out
+    rows = conn.execute(
+        select(deliveries.c.address, deliveries.c.sent_at).where(
+            deliveries.c.channel == res.DELIVERY_CHANNEL_SMS,
+            deliveries.c.address.in_(addresses),
+            deliveries.c.sent_at > since,
+        )
+    )
+    for address, sent_at in rows:
+        out[address].append(sent_at)
+    return out
+
+
+def postpone(conn: Connection, *, delivery_id: str, until: datetime) -> bool:
+    """Move a due delivery later without counting an attempt (quiet hours, rate limit)."""
     return (
+        conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(RETRYABLE))
+            .values(next_attempt_at=until)
+        ).rowcount
+        == 1
+    )
+
+
+def _attempt(conn: Connection, *, delivery_id: str, now: datetime, outcome: int, error: str) -> int:
+    number = conn.execute(
+        select(func.coalesce(func.max(delivery_attempts.c.number), 0)).where(
+            delivery_attempts.c.delivery_id == delivery_id
+        )
+    ).scalar_one()
+    conn.execute(
+        insert(delivery_attempts).values(
+            delivery_id=delivery_id,
+            number=number + 1,
+            attempted_at=now,
+            outcome=outcome,
+            error=error,
+        )
+    )
+    return int(number) + 1
+
+
+def mark_sent(conn: Connection, *, delivery_id: str, now: datetime) -> bool:
+    ok = (
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(RETRYABLE))
@@ -131,20 +246,52 @@ def mark_sent(conn: Connection, *, delivery_id: str, now: datetime) -> bool:
         ).rowcount
         == 1
     )
+    if ok:
+        _attempt(conn, delivery_id=delivery_id, now=now, outcome=res.DELIVERY_STATUS_SENT, error="")
+    return ok
 
 
 def mark_failed(
-    conn: Connection, *, delivery_id: str, error: str, next_attempt_at: datetime, dead: bool
+    conn: Connection,
+    *,
+    delivery_id: str,
+    error: str,
+    next_attempt_at: datetime,
+    dead: bool,
+    now: datetime,
 ) -> bool:
-    return (
+    status = res.DELIVERY_STATUS_DEAD if dead else res.DELIVERY_STATUS_FAILED
+    ok = (
         conn.execute(
             update(deliveries)
             .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(RETRYABLE))
             .values(
-                status=res.DELIVERY_STATUS_DEAD if dead else res.DELIVERY_STATUS_FAILED,
+                status=status,
                 attempts=deliveries.c.attempts + 1,
                 last_error=error[:2000],
                 next_attempt_at=next_attempt_at,
+            )
+        ).rowcount
+        == 1
+    )
+    if ok:
+        _attempt(conn, delivery_id=delivery_id, now=now, outcome=status, error=error[:2000])
+    return ok
+
+
+def revive(conn: Connection, *, delivery_id: str, at: datetime) -> bool:
+    """A FAILED or DEAD delivery back to PENDING with a fresh retry budget."""
+    return (
+        conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id == delivery_id,
+                deliveries.c.status.in_((res.DELIVERY_STATUS_FAILED, res.DELIVERY_STATUS_DEAD)),
+            )
+            .values(
+                status=res.DELIVERY_STATUS_PENDING,
+                next_attempt_at=at,
+                retry_base=deliveries.c.attempts,
             )
         ).rowcount
         == 1
@@ -163,3 +310,96 @@ def list_deliveries(
     if after_id:
         q = q.where(deliveries.c.id < after_id)
     return list(conn.execute(q))
+
+
+# --- subscriptions -----------------------------------------------------------------------
+
+
+def create_subscription(conn: Connection, *, row: dict[str, Any]) -> tuple[Any, bool]:
+    """Insert a subscription; with a request id seen before, the first one and False."""
+    if row.get("request_id"):
+        existing = conn.execute(
+            select(subscriptions).where(subscriptions.c.request_id == row["request_id"])
+        ).first()
+        if existing is not None:
+            return existing, False
+    conn.execute(insert(subscriptions).values(row))
+    return get_subscription(conn, subscription_id=row["id"], with_deleted=True), True
+
+
+def get_subscription(conn: Connection, *, subscription_id: str, with_deleted: bool = False) -> Any:
+    q = select(subscriptions).where(subscriptions.c.id == subscription_id)
+    if not with_deleted:
+        q = q.where(subscriptions.c.deleted_at.is_(None))
+    return conn.execute(q).first()
+
+
+def get_subscription_by_request(conn: Connection, *, request_id: str) -> Any:
+    return conn.execute(
+        select(subscriptions).where(subscriptions.c.request_id == request_id)
+    ).first()
+
+
+def active_subscriptions(conn: Connection) -> list[Any]:
+    """Every live subscription, oldest first (ids are UUIDv7)."""
+    return list(
+        conn.execute(
+            select(subscriptions)
+            .where(subscriptions.c.deleted_at.is_(None))
+            .order_by(subscriptions.c.created_at, subscriptions.c.id)
+        )
+    )
+
+
+def list_subscriptions(conn: Connection, *, hotline: int, after_id: str, limit: int) -> list[Any]:
+    q = (
+        select(subscriptions)
+        .where(subscriptions.c.deleted_at.is_(None))
+        .order_by(subscriptions.c.id)
+        .limit(limit)
+    )
+    if hotline:
+        q = q.where(subscriptions.c.hotline == hotline)
+    if after_id:
+        q = q.where(subscriptions.c.id > after_id)
+    return list(conn.execute(q))
+
+
+def delete_subscription(conn: Connection, *, subscription_id: str, now: datetime) -> bool:
+    return (
+        conn.execute(
+            update(subscriptions)
+            .where(subscriptions.c.id == subscription_id, subscriptions.c.deleted_at.is_(None))
+            .values(deleted_at=now, updated_at=now)
+        ).rowcount
+        == 1
+    )
+
+
+def rotate_secret(
+    conn: Connection, *, subscription_id: str, secret: str, now: datetime, grace_until: datetime
+) -> Any:
+    """The new secret signs from now; the old one too until `grace_until`."""
+    row = get_subscription(conn, subscription_id=subscription_id)
+    if row is None:
+        return None
+    conn.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(
+            secret=secret,
+            previous_secret=row.secret,
+            previous_secret_until=grace_until,
+            secret_rotated_at=now,
+            updated_at=now,
+        )
+    )
+    return get_subscription(conn, subscription_id=subscription_id)
+
+
+def set_webhook_url(conn: Connection, *, subscription_id: str, url: str, now: datetime) -> None:
+    conn.execute(
+        update(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .values(webhook_url=url, updated_at=now)
+    )

@@ -67,3 +67,23 @@ class ListCasesResponse(_message.Message):
     cases: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Case]
     next_page_token: str
     def __init__(self, cases: _Optional[_Iterable[_Union[_resources_pb2.Case, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class WatchCasesRequest(_message.Message):
+    __slots__ = ("channel", "unit_code", "cursor")
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    channel: _resources_pb2.Channel
+    unit_code: str
+    cursor: str
+    def __init__(self, channel: _Optional[_Union[_resources_pb2.Channel, str]] = ..., unit_code: _Optional[str] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class WatchCasesResponse(_message.Message):
+    __slots__ = ("change", "case", "cursor")
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    change: _resources_pb2.StatusChange
+    case: _resources_pb2.Case
+    cursor: str
+    def __init__(self, change: _Optional[_Union[_resources_pb2.StatusChange, _Mapping]] = ..., case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...

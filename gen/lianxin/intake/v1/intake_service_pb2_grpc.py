@@ -50,6 +50,11 @@ class IntakeServiceStub:
                 request_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesRequest.SerializeToString,
                 response_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesResponse.FromString,
                 _registered_method=True)
+        self.WatchCases = channel.unary_stream(
+                '/lianxin.intake.v1.IntakeService/WatchCases',
+                request_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesRequest.SerializeToString,
+                response_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -78,6 +83,16 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchCases(self, request, context):
+        """Streams every status change of the matching cases, oldest first, then waits for new
+        ones. Each message carries a cursor; a client that reconnects with the last cursor it
+        processed misses nothing and gets nothing twice. The server reads ahead at most one
+        page, so a slow client slows only its own stream.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -95,6 +110,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.ListCases,
                     request_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesRequest.FromString,
                     response_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesResponse.SerializeToString,
+            ),
+            'WatchCases': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchCases,
+                    request_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesRequest.FromString,
+                    response_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -179,6 +199,33 @@ class IntakeService:
             '/lianxin.intake.v1.IntakeService/ListCases',
             lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesRequest.SerializeToString,
             lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchCases(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lianxin.intake.v1.IntakeService/WatchCases',
+            lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesRequest.SerializeToString,
+            lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesResponse.FromString,
             options,
             channel_credentials,
             insecure,

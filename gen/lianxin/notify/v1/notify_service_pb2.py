@@ -22,20 +22,45 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from lianxin.intake.v1 import resources_pb2 as lianxin_dot_intake_dot_v1_dot_resources__pb2
 from lianxin.notify.v1 import resources_pb2 as lianxin_dot_notify_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lianxin/notify/v1/notify_service.proto\x12\x11lianxin.notify.v1\x1a!lianxin/notify/v1/resources.proto\"\x82\x01\n\x15ListDeliveriesRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.lianxin.notify.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x16ListDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.lianxin.notify.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2v\n\rNotifyService\x12\x65\n\x0eListDeliveries\x12(.lianxin.notify.v1.ListDeliveriesRequest\x1a).lianxin.notify.v1.ListDeliveriesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lianxin/notify/v1/notify_service.proto\x12\x11lianxin.notify.v1\x1a!lianxin/intake/v1/resources.proto\x1a!lianxin/notify/v1/resources.proto\"\x82\x01\n\x15ListDeliveriesRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.lianxin.notify.v1.DeliveryStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"b\n\x16ListDeliveriesResponse\x12/\n\ndeliveries\x18\x01 \x03(\x0b\x32\x1b.lianxin.notify.v1.Delivery\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\")\n\x12GetDeliveryRequest\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\"D\n\x13GetDeliveryResponse\x12-\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1b.lianxin.notify.v1.Delivery\"+\n\x14RetryDeliveryRequest\x12\x13\n\x0b\x64\x65livery_id\x18\x01 \x01(\t\"F\n\x15RetryDeliveryResponse\x12-\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1b.lianxin.notify.v1.Delivery\"f\n\x19\x43reateSubscriptionRequest\x12\x35\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.lianxin.notify.v1.Subscription\x12\x12\n\nrequest_id\x18\x02 \x01(\t\"S\n\x1a\x43reateSubscriptionResponse\x12\x35\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.lianxin.notify.v1.Subscription\"n\n\x18ListSubscriptionsRequest\x12+\n\x07hotline\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"l\n\x19ListSubscriptionsResponse\x12\x36\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1f.lianxin.notify.v1.Subscription\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"4\n\x19\x44\x65leteSubscriptionRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"\x1c\n\x1a\x44\x65leteSubscriptionResponse\":\n\x1fRotateSubscriptionSecretRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\"Y\n RotateSubscriptionSecretResponse\x12\x35\n\x0csubscription\x18\x01 \x01(\x0b\x32\x1f.lianxin.notify.v1.Subscription2\x94\x06\n\rNotifyService\x12\x65\n\x0eListDeliveries\x12(.lianxin.notify.v1.ListDeliveriesRequest\x1a).lianxin.notify.v1.ListDeliveriesResponse\x12\\\n\x0bGetDelivery\x12%.lianxin.notify.v1.GetDeliveryRequest\x1a&.lianxin.notify.v1.GetDeliveryResponse\x12\x62\n\rRetryDelivery\x12\'.lianxin.notify.v1.RetryDeliveryRequest\x1a(.lianxin.notify.v1.RetryDeliveryResponse\x12q\n\x12\x43reateSubscription\x12,.lianxin.notify.v1.CreateSubscriptionRequest\x1a-.lianxin.notify.v1.CreateSubscriptionResponse\x12n\n\x11ListSubscriptions\x12+.lianxin.notify.v1.ListSubscriptionsRequest\x1a,.lianxin.notify.v1.ListSubscriptionsResponse\x12q\n\x12\x44\x65leteSubscription\x12,.lianxin.notify.v1.DeleteSubscriptionRequest\x1a-.lianxin.notify.v1.DeleteSubscriptionResponse\x12\x83\x01\n\x18RotateSubscriptionSecret\x12\x32.lianxin.notify.v1.RotateSubscriptionSecretRequest\x1a\x33.lianxin.notify.v1.RotateSubscriptionSecretResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianxin.notify.v1.notify_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LISTDELIVERIESREQUEST']._serialized_start=97
-  _globals['_LISTDELIVERIESREQUEST']._serialized_end=227
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=229
-  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=327
-  _globals['_NOTIFYSERVICE']._serialized_start=329
-  _globals['_NOTIFYSERVICE']._serialized_end=447
+  _globals['_LISTDELIVERIESREQUEST']._serialized_start=132
+  _globals['_LISTDELIVERIESREQUEST']._serialized_end=262
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_start=264
+  _globals['_LISTDELIVERIESRESPONSE']._serialized_end=362
+  _globals['_GETDELIVERYREQUEST']._serialized_start=364
+  _globals['_GETDELIVERYREQUEST']._serialized_end=405
+  _globals['_GETDELIVERYRESPONSE']._serialized_start=407
+  _globals['_GETDELIVERYRESPONSE']._serialized_end=475
+  _globals['_RETRYDELIVERYREQUEST']._serialized_start=477
+  _globals['_RETRYDELIVERYREQUEST']._serialized_end=520
+  _globals['_RETRYDELIVERYRESPONSE']._serialized_start=522
+  _globals['_RETRYDELIVERYRESPONSE']._serialized_end=592
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_start=594
+  _globals['_CREATESUBSCRIPTIONREQUEST']._serialized_end=696
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_start=698
+  _globals['_CREATESUBSCRIPTIONRESPONSE']._serialized_end=781
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=783
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=893
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=895
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1003
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_start=1005
+  _globals['_DELETESUBSCRIPTIONREQUEST']._serialized_end=1057
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_start=1059
+  _globals['_DELETESUBSCRIPTIONRESPONSE']._serialized_end=1087
+  _globals['_ROTATESUBSCRIPTIONSECRETREQUEST']._serialized_start=1089
+  _globals['_ROTATESUBSCRIPTIONSECRETREQUEST']._serialized_end=1147
+  _globals['_ROTATESUBSCRIPTIONSECRETRESPONSE']._serialized_start=1149
+  _globals['_ROTATESUBSCRIPTIONSECRETRESPONSE']._serialized_end=1238
+  _globals['_NOTIFYSERVICE']._serialized_start=1241
+  _globals['_NOTIFYSERVICE']._serialized_end=2029
 # @@protoc_insertion_point(module_scope)

@@ -26,7 +26,7 @@ if _version_not_supported:
 
 
 class NotifyServiceStub:
-    """Tells every party what it must hear about a case.
+    """Tells every party what it must hear about a case, and lets operators follow it.
     """
 
     def __init__(self, channel):
@@ -40,14 +40,87 @@ class NotifyServiceStub:
                 request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListDeliveriesRequest.SerializeToString,
                 response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListDeliveriesResponse.FromString,
                 _registered_method=True)
+        self.GetDelivery = channel.unary_unary(
+                '/lianxin.notify.v1.NotifyService/GetDelivery',
+                request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.GetDeliveryRequest.SerializeToString,
+                response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.GetDeliveryResponse.FromString,
+                _registered_method=True)
+        self.RetryDelivery = channel.unary_unary(
+                '/lianxin.notify.v1.NotifyService/RetryDelivery',
+                request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RetryDeliveryRequest.SerializeToString,
+                response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RetryDeliveryResponse.FromString,
+                _registered_method=True)
+        self.CreateSubscription = channel.unary_unary(
+                '/lianxin.notify.v1.NotifyService/CreateSubscription',
+                request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.CreateSubscriptionRequest.SerializeToString,
+                response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.CreateSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptions = channel.unary_unary(
+                '/lianxin.notify.v1.NotifyService/ListSubscriptions',
+                request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSubscription = channel.unary_unary(
+                '/lianxin.notify.v1.NotifyService/DeleteSubscription',
+                request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.DeleteSubscriptionRequest.SerializeToString,
+                response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.DeleteSubscriptionResponse.FromString,
+                _registered_method=True)
+        self.RotateSubscriptionSecret = channel.unary_unary(
+                '/lianxin.notify.v1.NotifyService/RotateSubscriptionSecret',
+                request_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RotateSubscriptionSecretRequest.SerializeToString,
+                response_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RotateSubscriptionSecretResponse.FromString,
+                _registered_method=True)
 
 
 class NotifyServiceServicer:
-    """Tells every party what it must hear about a case.
+    """Tells every party what it must hear about a case, and lets operators follow it.
     """
 
     def ListDeliveries(self, request, context):
         """Lists deliveries, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDelivery(self, request, context):
+        """Gets one delivery with its attempts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetryDelivery(self, request, context):
+        """Sends a FAILED or DEAD delivery again: it becomes PENDING with a fresh retry budget.
+        A PENDING one is returned unchanged; a SENT one is FAILED_PRECONDITION.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateSubscription(self, request, context):
+        """Subscribes a hotline system to case changes. Idempotent per request_id.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptions(self, request, context):
+        """Lists subscriptions, oldest first (secrets not included).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSubscription(self, request, context):
+        """Deletes a subscription; its undelivered webhooks become DEAD.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateSubscriptionSecret(self, request, context):
+        """Gives a subscription a new secret; the old one still signs for a grace period.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -61,6 +134,36 @@ def add_NotifyServiceServicer_to_server(servicer, server):
                     request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListDeliveriesRequest.FromString,
                     response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListDeliveriesResponse.SerializeToString,
             ),
+            'GetDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDelivery,
+                    request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.GetDeliveryRequest.FromString,
+                    response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.GetDeliveryResponse.SerializeToString,
+            ),
+            'RetryDelivery': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetryDelivery,
+                    request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RetryDeliveryRequest.FromString,
+                    response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RetryDeliveryResponse.SerializeToString,
+            ),
+            'CreateSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSubscription,
+                    request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.CreateSubscriptionRequest.FromString,
+                    response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.CreateSubscriptionResponse.SerializeToString,
+            ),
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
+            'DeleteSubscription': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSubscription,
+                    request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.DeleteSubscriptionRequest.FromString,
+                    response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.DeleteSubscriptionResponse.SerializeToString,
+            ),
+            'RotateSubscriptionSecret': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateSubscriptionSecret,
+                    request_deserializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RotateSubscriptionSecretRequest.FromString,
+                    response_serializer=lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RotateSubscriptionSecretResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'lianxin.notify.v1.NotifyService', rpc_method_handlers)
@@ -70,7 +173,7 @@ def add_NotifyServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class NotifyService:
-    """Tells every party what it must hear about a case.
+    """Tells every party what it must hear about a case, and lets operators follow it.
     """
 
     @staticmethod
@@ -90,6 +193,168 @@ class NotifyService:
             '/lianxin.notify.v1.NotifyService/ListDeliveries',
             lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListDeliveriesRequest.SerializeToString,
             lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListDeliveriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.notify.v1.NotifyService/GetDelivery',
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.GetDeliveryRequest.SerializeToString,
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.GetDeliveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetryDelivery(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.notify.v1.NotifyService/RetryDelivery',
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RetryDeliveryRequest.SerializeToString,
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RetryDeliveryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.notify.v1.NotifyService/CreateSubscription',
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.CreateSubscriptionRequest.SerializeToString,
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.CreateSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.notify.v1.NotifyService/ListSubscriptions',
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListSubscriptionsRequest.SerializeToString,
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSubscription(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.notify.v1.NotifyService/DeleteSubscription',
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.DeleteSubscriptionRequest.SerializeToString,
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.DeleteSubscriptionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateSubscriptionSecret(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.notify.v1.NotifyService/RotateSubscriptionSecret',
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RotateSubscriptionSecretRequest.SerializeToString,
+            lianxin_dot_notify_dot_v1_dot_notify__service__pb2.RotateSubscriptionSecretResponse.FromString,
             options,
             channel_credentials,
             insecure,

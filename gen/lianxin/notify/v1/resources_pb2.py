@@ -23,21 +23,26 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from lianxin.intake.v1 import resources_pb2 as lianxin_dot_intake_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lianxin/notify/v1/resources.proto\x12\x11lianxin.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"D\n\tRecipient\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\"\xfa\x02\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x04 \x01(\t\x12/\n\trecipient\x18\x05 \x01(\x0b\x32\x1c.lianxin.notify.v1.Recipient\x12\x33\n\x07\x63hannel\x18\x06 \x01(\x0e\x32\".lianxin.notify.v1.DeliveryChannel\x12\x31\n\x06status\x18\x07 \x01(\x0e\x32!.lianxin.notify.v1.DeliveryStatus\x12\x0c\n\x04\x62ody\x18\x08 \x01(\t\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\x12\n\nlast_error\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tsent_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa5\x01\n\x0f\x44\x65liveryChannel\x12 \n\x1c\x44\x45LIVERY_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_CHANNEL_FILE\x10\x01\x12\x18\n\x14\x44\x45LIVERY_CHANNEL_SMS\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_CHANNEL_APP_PUSH\x10\x03\x12\x1c\n\x18\x44\x45LIVERY_CHANNEL_WEBHOOK\x10\x04*\x9e\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x12\x18\n\x14\x44\x45LIVERY_STATUS_DEAD\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!lianxin/notify/v1/resources.proto\x12\x11lianxin.notify.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lianxin/intake/v1/resources.proto\"D\n\tRecipient\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\"\x96\x01\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\x30\n\x0c\x61ttempt_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x07outcome\x18\x03 \x01(\x0e\x32!.lianxin.notify.v1.DeliveryStatus\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"\xad\x04\n\x08\x44\x65livery\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x65vent_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x04 \x01(\t\x12/\n\trecipient\x18\x05 \x01(\x0b\x32\x1c.lianxin.notify.v1.Recipient\x12\x33\n\x07\x63hannel\x18\x06 \x01(\x0e\x32\".lianxin.notify.v1.DeliveryChannel\x12\x31\n\x06status\x18\x07 \x01(\x0e\x32!.lianxin.notify.v1.DeliveryStatus\x12\x0c\n\x04\x62ody\x18\x08 \x01(\t\x12\x10\n\x08\x61ttempts\x18\t \x01(\x05\x12\x12\n\nlast_error\x18\n \x01(\t\x12/\n\x0b\x63reate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tsent_time\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10template_version\x18\r \x01(\t\x12\x0e\n\x06urgent\x18\x0e \x01(\x08\x12\x35\n\x11next_attempt_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fsubscription_id\x18\x10 \x01(\t\x12\x37\n\x0b\x61ttempt_log\x18\x11 \x03(\x0b\x32\".lianxin.notify.v1.DeliveryAttempt\"\xe1\x02\n\x0cSubscription\x12\n\n\x02id\x18\x01 \x01(\t\x12+\n\x07hotline\x18\x02 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x13\n\x0bwebhook_url\x18\x03 \x01(\t\x12\x11\n\tunit_code\x18\x04 \x01(\t\x12\x31\n\rcase_channels\x18\x05 \x03(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x13\n\x0b\x65vent_types\x18\x06 \x03(\t\x12\x0e\n\x06secret\x18\x07 \x01(\t\x12/\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x36\n\x12secret_rotate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa5\x01\n\x0f\x44\x65liveryChannel\x12 \n\x1c\x44\x45LIVERY_CHANNEL_UNSPECIFIED\x10\x00\x12\x19\n\x15\x44\x45LIVERY_CHANNEL_FILE\x10\x01\x12\x18\n\x14\x44\x45LIVERY_CHANNEL_SMS\x10\x02\x12\x1d\n\x19\x44\x45LIVERY_CHANNEL_APP_PUSH\x10\x03\x12\x1c\n\x18\x44\x45LIVERY_CHANNEL_WEBHOOK\x10\x04*\x9e\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x12\x18\n\x14\x44\x45LIVERY_STATUS_DEAD\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianxin.notify.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYCHANNEL']._serialized_start=541
-  _globals['_DELIVERYCHANNEL']._serialized_end=706
-  _globals['_DELIVERYSTATUS']._serialized_start=709
-  _globals['_DELIVERYSTATUS']._serialized_end=867
-  _globals['_RECIPIENT']._serialized_start=89
-  _globals['_RECIPIENT']._serialized_end=157
-  _globals['_DELIVERY']._serialized_start=160
-  _globals['_DELIVERY']._serialized_end=538
+  _globals['_DELIVERYCHANNEL']._serialized_start=1264
+  _globals['_DELIVERYCHANNEL']._serialized_end=1429
+  _globals['_DELIVERYSTATUS']._serialized_start=1432
+  _globals['_DELIVERYSTATUS']._serialized_end=1590
+  _globals['_RECIPIENT']._serialized_start=124
+  _globals['_RECIPIENT']._serialized_end=192
+  _globals['_DELIVERYATTEMPT']._serialized_start=195
+  _globals['_DELIVERYATTEMPT']._serialized_end=345
+  _globals['_DELIVERY']._serialized_start=348
+  _globals['_DELIVERY']._serialized_end=905
+  _globals['_SUBSCRIPTION']._serialized_start=908
+  _globals['_SUBSCRIPTION']._serialized_end=1261
 # @@protoc_insertion_point(module_scope)

@@ -1,0 +1,185 @@
+"""WatchCases: the stream hotline systems follow their cases by.
+
+The read model's `timeline` is the durable log: every status change intake applies gets
+the next `seq`. A stream reads the rows after its cursor page by page, oldest first, and
+then waits until intake's consumer has applied something new (`ChangeFeed`, set right
+after the commit; no polling). Every message carries the cursor of its change, so a client
+that reconnects with the last cursor it processed misses nothing and gets nothing twice.
+
+Flow control: a stream holds at most one page (`page_size` rows) in memory; the next page
+is read only after the client has taken the previous one (gRPC's write waits while the
+HTTP/2 window is full), so a slow client slows only its own stream and costs one page.
+
+`seq` order is commit order because intake writes through one writer thread. The feed is
+per process: with several intake replicas a stream also re-checks every
+`recheck_seconds`, for changes another replica applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, or_, select
+
+from lianxin.intake.v1 import intake_service_pb2 as svc
+from lianxin.intake.v1 import resources_pb2 as res
+from services.common import paging
+from services.common.db import Database
+from services.common.errors import InvalidArgument, Violations
+from services.common.timeutil import to_ts
+from services.intake import domain, store
+
+PAGE_SIZE = 100
+RECHECK_SECONDS = 30.0
+UNIT_CODE = re.compile(r"^[0-9A-Za-z-]{0,64}$")
+
+
+class ChangeFeed:
+    """Wakes every waiting stream once intake's consumer has committed new changes."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def changed(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    def waiter(self) -> asyncio.Event:
+        """Take this before reading, then wait on it: a change committed after the read
+        began sets it, so no wake-up is lost."""
+        return self._event
+
+
+@dataclass(frozen=True)
+class Filter:
+    channel: int
+    unit_code: str
+
+
+def encode_cursor(seq: int) -> str:
+    return paging.encode_token({"seq": seq})
+
+
+def decode_cursor(cursor: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        value = paging.decode_token(cursor).get("seq")
+    except InvalidArgument:
+        value = None
+    if not isinstance(value, int) or value < 0:
+        raise InvalidArgument([("cursor", "is not a cursor this service issued")])
+    return value
+
+
+def parse(request: svc.WatchCasesRequest) -> tuple[Filter, int]:
+    """The filter and the position to start after; every bad field at once."""
+    v = Violations()
+    v.check(
+        request.channel in res.Channel.values(),
+        "channel",
+        f"must be one of {', '.join(res.Channel.keys()[1:])}, or unset for all",
+    )
+    v.check(
+        bool(UNIT_CODE.match(request.unit_code)),
+        "unit_code",
+        "must be a unit code: up to 64 letters, digits or '-'",
+    )
+    after = 0
+    try:
+        after = decode_cursor(request.cursor)
+    except InvalidArgument as exc:
+        v.items.extend(exc.violations)
+    v.raise_if_any()
+    return Filter(request.channel, request.unit_code), after
+
+
+def load_page(conn: Connection, *, after: int, f: Filter, limit: int) -> tuple[list[Any], int]:
+    """Up to `limit` matching changes after `after`, oldest first, with their cases; and
+    how far the log was looked at (past the last match when fewer were found, so a narrow
+    filter does not scan the same rows again)."""
+    t, c = store.timeline, store.cases
+    head = conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one()
+    q = (
+        select(
+            t.c.seq,
+            t.c.status.label("t_status"),
+            t.c.transition.label("t_transition"),
+            t.c.unit_code.label("t_unit_code"),
+            t.c.unit_name.label("t_unit_name"),
+            t.c.note.label("t_note"),
+            t.c.time.label("t_time"),
+            c,
+        )
+        .join(c, c.c.id == t.c.case_id)
+        .where(t.c.seq > after, t.c.seq <= head)
+        .order_by(t.c.seq)
+        .limit(limit)
+    )
+    if f.channel:
+        q = q.where(c.c.channel == f.channel)
+    if f.unit_code:
+        prefix = f.unit_code + "%"
+        q = q.where(or_(t.c.unit_code.like(prefix), c.c.grid_code.like(prefix)))
+    rows = list(conn.execute(q))
+    atts = store.get_attachments(conn, case_ids=sorted({r.id for r in rows}))
+    scanned = head if len(rows) < limit else rows[-1].seq
+    return [(r, atts[r.id]) for r in rows], scanned
+
+
+def to_message(row: Any, attachments: list[Any]) -> svc.WatchCasesResponse:
+    change = res.StatusChange(
+        status=row.t_status,
+        transition=row.t_transition,
+        unit_code=row.t_unit_code,
+        unit_name=row.t_unit_name,
+        note=row.t_note,
+    )
+    to_ts(row.t_time, change.time)
+    return svc.WatchCasesResponse(
+        change=change,
+        case=domain.case_to_proto(row, attachments),
+        cursor=encode_cursor(row.seq),
+    )
+
+
+class CaseWatcher:
+    """Serves WatchCases streams from the timeline."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        feed: ChangeFeed | None = None,
+        page_size: int = PAGE_SIZE,
+        recheck_seconds: float = RECHECK_SECONDS,
+    ) -> None:
+        self.db = db
+        self.feed = feed or ChangeFeed()
+        self.page_size = page_size
+        self.recheck_seconds = recheck_seconds
+
+    def changed(self) -> None:
+        """Called by intake's consumer after it committed new status changes."""
+        self.feed.changed()
+
+    def _loader(self, after: int, f: Filter) -> Any:
+        return lambda conn: load_page(conn, after=after, f=f, limit=self.page_size)
+
+    async def stream(self, request: svc.WatchCasesRequest) -> AsyncIterator[svc.WatchCasesResponse]:
+        f, after = parse(request)
+        while True:
+            wake = self.feed.waiter()
+            page, scanned = await self.db.read(self._loader(after, f))
+            for row, attachments in page:
+                yield to_message(row, attachments)
+            after = scanned
+            if len(page) == self.page_size:
+                continue  # more may be there already
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=self.recheck_seconds)
