@@ -8,6 +8,10 @@
     lianxin subscriptions …         hotline webhook subscriptions (create, list, delete, …)
     lianxin watch                   follow case status changes, as a hotline does
     lianxin demo                    play the article's first story against a running system
+    lianxin demo article-table      play 龙山路街道's 258 requests; then `lianxin stats 龙山路街道`
+    lianxin stats UNIT              a unit's key figures (name or code), from routing's history
+    lianxin queue UNIT              a command centre's work queue
+    lianxin policy check FILE       validate a district policy file
 
 Targets default to the embedded ports and can be changed with flags or
 LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET.
@@ -26,7 +30,13 @@ from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.cli import demo, notify_commands, registry_commands, routing_commands
+from services.cli import (
+    article_table,
+    demo,
+    notify_commands,
+    registry_commands,
+    routing_commands,
+)
 from services.cli.format import case_table, describe_error
 
 DEFAULT_TARGETS = {
@@ -113,7 +123,10 @@ def cmd_case_list(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    return demo.run_story({s: _target(args, s) for s in DEFAULT_TARGETS})
+    targets = {s: _target(args, s) for s in DEFAULT_TARGETS}
+    if args.scenario == "article-table":
+        return article_table.run(targets)
+    return demo.run_story(targets)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -160,7 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--page-size", type=int, default=20)
     p.set_defaults(func=cmd_case_list)
 
-    p = sub.add_parser("demo", help="play the article's first story against a running system")
+    p = sub.add_parser("demo", help="play the article against a running system")
+    p.add_argument(
+        "scenario",
+        nargs="?",
+        default="story",
+        choices=["story", "article-table"],
+        help="story: the first story, step by step (default); article-table: 258 requests "
+        "that make 龙山路街道's figures, then its table",
+    )
     p.set_defaults(func=cmd_demo)
 
     for area in (routing_commands, registry_commands, notify_commands):

@@ -65,6 +65,8 @@ class ServiceHost:
         self._stop = asyncio.Event()
         self._metrics_server: Any = None
         self._started = False
+        # Named parts a service exposes to its tests (e.g. routing's "scheduler").
+        self.parts: dict[str, Any] = {}
 
     # --- building ----------------------------------------------------------------------
 

@@ -1,8 +1,19 @@
-"""routing's gRPC servicer: the steps a unit or a checker takes on a case."""
+"""routing's gRPC servicer: the steps units, command centres and checkers take on a case,
+work queues, and statistics.
+
+Every step request is idempotent per `request_id`: a retry returns the case as it is now
+and writes nothing. Who may do what is checked from the request: a decision "by the level
+above" (approving or refusing an extension, supervising, re-dispatching a returned case)
+names the acting command centre in `acting_unit_code`, which must be a district, street or
+community whose area holds the case and which stands above the case's unit. Until JWT
+lands, that code is taken as stated (the caller's identity is `x-lianxin-actor`); the
+token's jurisdiction will be checked against it in the same place (`domain.check_above`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -14,23 +25,53 @@ from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.common import bus, paging, telemetry
 from services.common.blobs import BlobStore, check_upload
 from services.common.db import Database
-from services.common.errors import FailedPrecondition, NotFound, Violations
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unavailable,
+    Violations,
+)
 from services.common.interceptors import actor_var
-from services.common.timeutil import utcnow
-from services.routing import domain, metrics, store
+from services.common.policy import Policy
+from services.common.timeutil import from_ts, to_ts
+from services.routing import domain, metrics, stats, store
+from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
+from services.routing.directory import Directory, RegistryDown
 
-OPEN_STATUSES = [res.CASE_STATUS_DISPATCHED, res.CASE_STATUS_IN_PROGRESS, res.CASE_STATUS_RESOLVED]
+S = res
+QUEUE_STATUSES = sorted(domain.OPEN)
+MAX_EXTENSION_HOURS = 400.0
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+Plan = Callable[[Connection, Any, datetime], list[domain.Step]]
 
 
 class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
     def __init__(
-        self, *, settings: RoutingSettings, db: Database, relay: bus.OutboxRelay, blobs: BlobStore
+        self,
+        *,
+        settings: RoutingSettings,
+        db: Database,
+        relay: bus.OutboxRelay,
+        blobs: BlobStore,
+        policy: Policy,
+        directory: Directory,
+        clock: Clock,
+        on_deadline_change: Callable[[], None] | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
         self.relay = relay
         self.blobs = blobs
+        self.policy = policy
+        self.sla = domain.Sla(policy)
+        self.directory = directory
+        self.clock = clock
+        self.on_deadline_change = on_deadline_change
+
+    # --- reading ---------------------------------------------------------------------
 
     async def GetCase(
         self, request: svc.GetCaseRequest, context: grpc.aio.ServicerContext
@@ -41,7 +82,12 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             row = store.get_case(conn, case_id=request.case_id)
             if row is None:
                 return None
-            return domain.case_to_proto(row, store.get_history(conn, case_id=row.id))
+            return domain.case_to_proto(
+                row,
+                store.get_history(conn, case_id=row.id),
+                assisting=[a.unit_code for a in store.get_assisting(conn, case_id=row.id)],
+                merged_ids=[f.id for f in store.followers(conn, case_id=row.id)],
+            )
 
         case = await self.db.read(load)
         if case is None:
@@ -50,22 +96,99 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             )
         return svc.GetCaseResponse(case=case)
 
+    async def ListWorkQueue(
+        self, request: svc.ListWorkQueueRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListWorkQueueResponse:
+        v = Violations()
+        v.check(bool(request.unit_code), "unit_code", "is required")
+        if request.status and request.status not in domain.OPEN:
+            names = ", ".join(domain.status_name(s) for s in QUEUE_STATUSES)
+            v.add("status", f"must be an open status: {names}")
+        if request.level not in res.Level.values():
+            v.add("level", "must be COMMUNITY, STREET or DISTRICT")
+        v.raise_if_any()
+        size = paging.page_size(request.page_size)
+        token = paging.decode_token(request.page_token)
+        try:
+            after = (datetime.fromisoformat(token["d"]), str(token["id"])) if token else None
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InvalidArgument([("page_token", "is not a token this service issued")]) from exc
+        statuses = [request.status] if request.status else QUEUE_STATUSES
+
+        def load(conn: Connection) -> tuple[list[Any], dict[str, list[str]]]:
+            rows = store.work_queue(
+                conn,
+                unit_code=request.unit_code,
+                statuses=statuses,
+                after=after,
+                limit=size + 1,
+                overdue_only=request.overdue_only,
+                supervised_only=request.supervised_only,
+                level=request.level,
+            )
+            return rows, store.assisting_of(conn, case_ids=[r.id for r in rows[:size]])
+
+        rows, assisting = await self.db.read(load)
+        page = rows[:size]
+        next_token = ""
+        if len(rows) > size:
+            last = page[-1]
+            key = last.deadline_key
+            key = key if isinstance(key, datetime) else datetime.fromisoformat(str(key))
+            next_token = paging.encode_token({"d": key.isoformat(), "id": last.id})
+        return svc.ListWorkQueueResponse(
+            cases=[domain.case_to_proto(r, assisting=assisting[r.id]) for r in page],
+            next_page_token=next_token,
+        )
+
+    async def GetStats(
+        self, request: svc.GetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetStatsResponse:
+        v = Violations()
+        code = request.unit_code.strip()
+        if not code:
+            v.add("unit_code", "is required")
+        elif domain.unit_level(code) == 0 and not (code.isdigit() and len(code) == 15):
+            v.add("unit_code", "must be a district, street, community, grid or department code")
+        start = from_ts(request.start_time) or EPOCH
+        end = from_ts(request.end_time) or self.clock.now()
+        if request.HasField("end_time") and request.HasField("start_time") and start >= end:
+            v.add("end_time", "must be after start_time")
+        v.raise_if_any()
+        # Without an end the period runs to now, now included.
+        bound = end if request.HasField("end_time") else end + timedelta(microseconds=1)
+        rows = await self.db.read(
+            lambda conn: store.stats_rows(conn, unit_code=code, start=start, end=bound)
+        )
+        figures = stats.compute(rows, end=bound)
+        reply = svc.GetStatsResponse(unit_code=code, indicators=[f.to_proto() for f in figures])
+        to_ts(start, reply.start_time)
+        to_ts(end, reply.end_time)
+        return reply
+
+    # --- the unit's steps --------------------------------------------------------------
+
     async def AcceptCase(
         self, request: svc.AcceptCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.AcceptCaseResponse:
-        _validate_step(request.case_id, request.request_id)
-        case = await self._step(
+        v = _step_violations(request.case_id, request.request_id)
+        _text(v, "note", request.note, required=False)
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
             request.case_id,
             request.request_id,
-            domain.Step(res.TRANSITION_ACCEPTED, actor_var.get(), request.note.strip()),
+            S.TRANSITION_ACCEPTED,
+            lambda conn, row, now: [
+                domain.Step(S.TRANSITION_ACCEPTED, actor, request.note.strip())
+            ],
         )
         return svc.AcceptCaseResponse(case=case)
 
     async def ResolveCase(
         self, request: svc.ResolveCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.ResolveCaseResponse:
-        v = Violations()
-        _validate_step(request.case_id, request.request_id, v)
+        v = _step_violations(request.case_id, request.request_id)
         result = request.result.strip()
         v.check(bool(result), "result", "is required: say what was done")
         v.check(
@@ -94,83 +217,426 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                     "size_bytes": blob.size,
                 }
             )
-        case = await self._step(
+        actor, acting = actor_var.get(), request.acting_unit_code.strip()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            assisting = [a.unit_code for a in store.get_assisting(conn, case_id=row.id)]
+            return [
+                domain.plan_resolve(
+                    row,
+                    actor=actor,
+                    result=result,
+                    photos=photos,
+                    acting=acting,
+                    assisting=assisting,
+                )
+            ]
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_RESOLVED, plan)
+        return svc.ResolveCaseResponse(case=case)
+
+    async def ReturnCase(
+        self, request: svc.ReturnCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ReturnCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        reason = _text(v, "reason", request.reason)
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
             request.case_id,
             request.request_id,
-            domain.Step(
-                res.TRANSITION_RESOLVED, actor_var.get(), result, {"result": result}, photos
-            ),
+            S.TRANSITION_RETURNED,
+            lambda conn, row, now: [domain.plan_return(row, actor=actor, reason=reason)],
         )
-        return svc.ResolveCaseResponse(case=case)
+        return svc.ReturnCaseResponse(case=case)
+
+    async def EscalateCase(
+        self, request: svc.EscalateCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.EscalateCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        reason = _text(v, "reason", request.reason)
+        v.raise_if_any()
+        row = await self._current(request.case_id, request.request_id)
+        if row is None:  # a retry of a step already done, or the step will fail anyway
+            target = None
+        else:
+            domain.check_allowed(row, S.TRANSITION_ESCALATED)
+            up = domain.escalation_level(row, self.sla)
+            if request.unit_code:
+                domain.check_target(row, request.unit_code, up, field="unit_code")
+                default = self.sla.default_target(row, up)
+                target = domain.Target(
+                    up,
+                    request.unit_code,
+                    "",
+                    tuple((c, "") for c in request.assisting_unit_codes)
+                    if request.assisting_unit_codes
+                    else (default.assisting if request.unit_code == default.unit_code else ()),
+                )
+            else:
+                target = self.sla.default_target(row, up)
+                if request.assisting_unit_codes:
+                    target = domain.Target(
+                        up,
+                        target.unit_code,
+                        target.unit_name,
+                        tuple((c, "") for c in request.assisting_unit_codes),
+                    )
+            target = await self._named(target, "unit_code")
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            domain.check_allowed(row, S.TRANSITION_ESCALATED)
+            up = domain.escalation_level(row, self.sla)
+            if target is None or target.level != up:
+                raise _changed(row.id)
+            return [
+                domain.plan_dispatch_to(
+                    row,
+                    sla=self.sla,
+                    transition=S.TRANSITION_ESCALATED,
+                    actor=actor,
+                    note=f"上报 {target.unit_name}：{reason}",
+                    target=target,
+                    now=now,
+                )
+            ]
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_ESCALATED, plan)
+        return svc.EscalateCaseResponse(case=case)
+
+    async def RequestExtension(
+        self, request: svc.RequestExtensionRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RequestExtensionResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        reason = _text(v, "reason", request.reason)
+        if not (0 < request.hours <= MAX_EXTENSION_HOURS):
+            v.add("hours", f"must be more than 0 and at most {MAX_EXTENSION_HOURS:g} working hours")
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
+            request.case_id,
+            request.request_id,
+            S.TRANSITION_EXTENSION_REQUESTED,
+            lambda conn, row, now: [
+                domain.plan_request_extension(row, actor=actor, hours=request.hours, reason=reason)
+            ],
+        )
+        return svc.RequestExtensionResponse(case=case)
+
+    async def ExplainCase(
+        self, request: svc.ExplainCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ExplainCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        explanation = _text(
+            v, "explanation", request.explanation, limit=self.settings.result_max_chars
+        )
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
+            request.case_id,
+            request.request_id,
+            S.TRANSITION_EXPLAINED,
+            lambda conn, row, now: [domain.plan_explain(row, actor=actor, explanation=explanation)],
+        )
+        return svc.ExplainCaseResponse(case=case)
+
+    # --- the checker's steps -----------------------------------------------------------
 
     async def CloseCase(
         self, request: svc.CloseCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.CloseCaseResponse:
-        _validate_step(request.case_id, request.request_id)
-        case = await self._step(
+        v = _step_violations(request.case_id, request.request_id)
+        _text(v, "note", request.note, required=False)
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
             request.case_id,
             request.request_id,
-            domain.Step(res.TRANSITION_CLOSED, actor_var.get(), request.note.strip()),
+            S.TRANSITION_CLOSED,
+            lambda conn, row, now: [
+                domain.plan_close(row, actor=actor, note=request.note.strip(), now=now)
+            ],
         )
         return svc.CloseCaseResponse(case=case)
 
-    async def ListWorkQueue(
-        self, request: svc.ListWorkQueueRequest, context: grpc.aio.ServicerContext
-    ) -> svc.ListWorkQueueResponse:
-        v = Violations()
-        v.check(bool(request.unit_code), "unit_code", "is required")
-        if request.status and request.status not in OPEN_STATUSES:
-            v.add("status", "must be an open status: DISPATCHED, IN_PROGRESS or RESOLVED")
+    async def ReworkCase(
+        self, request: svc.ReworkCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ReworkCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        reason = _text(v, "reason", request.reason)
         v.raise_if_any()
-        size = paging.page_size(request.page_size)
-        token = paging.decode_token(request.page_token)
-        after = (datetime.fromisoformat(token["d"]), str(token["id"])) if token else None
-        statuses = [request.status] if request.status else OPEN_STATUSES
-
-        def load(conn: Connection) -> list[Any]:
-            return store.work_queue(
-                conn, unit_code=request.unit_code, statuses=statuses, after=after, limit=size + 1
-            )
-
-        rows = await self.db.read(load)
-        page = rows[:size]
-        next_token = ""
-        if len(rows) > size:
-            last = page[-1]
-            next_token = paging.encode_token({"d": last.deadline_time.isoformat(), "id": last.id})
-        return svc.ListWorkQueueResponse(
-            cases=[domain.case_to_proto(r) for r in page], next_page_token=next_token
+        actor = actor_var.get()
+        case = await self._act(
+            request.case_id,
+            request.request_id,
+            S.TRANSITION_REWORKED,
+            lambda conn, row, now: [domain.plan_rework(row, actor=actor, reason=reason)],
         )
+        return svc.ReworkCaseResponse(case=case)
 
-    async def _step(self, case_id: str, request_id: str, s: domain.Step) -> res.Case:
-        """Apply a step once per request id; a retry returns the case as it is now."""
+    async def RateCase(
+        self, request: svc.RateCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RateCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        if request.satisfaction not in domain.RATING_NAMES:
+            v.add("satisfaction", "must be SATISFIED, BASICALLY_SATISFIED or UNSATISFIED")
+        _text(v, "note", request.note, required=False)
+        v.raise_if_any()
+        target = None
+        row = await self._current(request.case_id, request.request_id)
+        if row is not None and row.status == S.CASE_STATUS_CLOSED:
+            target = await self._named(domain.reopen_target(row, self.sla), "case_id")
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            domain.check_allowed(row, S.TRANSITION_RATED)
+            rated, reopen = domain.plan_rate(
+                row,
+                policy=self.policy,
+                actor=actor,
+                satisfaction=request.satisfaction,
+                note=request.note.strip(),
+                now=now,
+            )
+            if not reopen:
+                return [rated]
+            if target is None:
+                raise _changed(row.id)
+            return [
+                rated,
+                domain.plan_reopen(
+                    row,
+                    sla=self.sla,
+                    target=target,
+                    note=f"回访不满意，重新交办 {target.unit_name}",
+                    now=now,
+                ),
+            ]
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_RATED, plan)
+        return svc.RateCaseResponse(case=case, reopened=case.status != S.CASE_STATUS_CLOSED)
+
+    # --- the level above's steps -------------------------------------------------------
+
+    async def RedispatchCase(
+        self, request: svc.RedispatchCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RedispatchCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
+        v.check(bool(request.unit_code), "unit_code", "is required")
+        _text(v, "note", request.note, required=False)
+        level = domain.unit_level(request.unit_code)
+        if request.unit_code and level == 0:
+            v.add("unit_code", "must be a district, street, community or department code")
+        for i, code in enumerate(request.assisting_unit_codes):
+            if domain.unit_level(code) == 0:
+                v.add(f"assisting_unit_codes[{i}]", "must be a unit or department code")
+        v.raise_if_any()
+        row = await self._current(request.case_id, request.request_id)
+        target = None
+        if row is not None:
+            domain.check_allowed(row, S.TRANSITION_REDISPATCHED)
+            domain.check_above(row, request.acting_unit_code, what="re-dispatching")
+            domain.check_target(row, request.unit_code, level, field="unit_code")
+            if not request.unit_code.startswith(request.acting_unit_code):
+                raise InvalidArgument(
+                    [("unit_code", f"must be {request.acting_unit_code} or a unit below it")]
+                )
+            target = await self._named(
+                domain.Target(
+                    level,
+                    request.unit_code,
+                    "",
+                    tuple((c, "") for c in request.assisting_unit_codes),
+                ),
+                "unit_code",
+            )
+        actor, acting = actor_var.get(), request.acting_unit_code
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            domain.check_allowed(row, S.TRANSITION_REDISPATCHED)
+            domain.check_above(row, acting, what="re-dispatching")
+            if target is None:
+                raise _changed(row.id)
+            return [
+                domain.plan_dispatch_to(
+                    row,
+                    sla=self.sla,
+                    transition=S.TRANSITION_REDISPATCHED,
+                    actor=actor,
+                    note=request.note.strip() or f"重新派单 {target.unit_name}",
+                    target=target,
+                    now=now,
+                )
+            ]
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_REDISPATCHED, plan)
+        return svc.RedispatchCaseResponse(case=case)
+
+    async def ApproveExtension(
+        self, request: svc.ApproveExtensionRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ApproveExtensionResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
+        _text(v, "note", request.note, required=False)
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
+            request.case_id,
+            request.request_id,
+            S.TRANSITION_EXTENSION_APPROVED,
+            lambda conn, row, now: [
+                domain.plan_approve_extension(
+                    row,
+                    sla=self.sla,
+                    actor=actor,
+                    acting=request.acting_unit_code,
+                    note=request.note.strip(),
+                    now=now,
+                )
+            ],
+        )
+        return svc.ApproveExtensionResponse(case=case)
+
+    async def RefuseExtension(
+        self, request: svc.RefuseExtensionRequest, context: grpc.aio.ServicerContext
+    ) -> svc.RefuseExtensionResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
+        reason = _text(v, "reason", request.reason)
+        v.raise_if_any()
+        actor = actor_var.get()
+        case = await self._act(
+            request.case_id,
+            request.request_id,
+            S.TRANSITION_EXTENSION_REFUSED,
+            lambda conn, row, now: [
+                domain.plan_refuse_extension(
+                    row, actor=actor, acting=request.acting_unit_code, reason=reason
+                )
+            ],
+        )
+        return svc.RefuseExtensionResponse(case=case)
+
+    async def SuperviseCase(
+        self, request: svc.SuperviseCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.SuperviseCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
+        note = _text(v, "note", request.note)
+        deadline = from_ts(request.deadline_time)
+        if deadline is None:
+            v.add("deadline_time", "is required: the new deadline")
+        v.raise_if_any()
+        assert deadline is not None
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            if deadline <= now:
+                raise InvalidArgument([("deadline_time", "must be in the future")])
+            return [
+                domain.plan_supervise(
+                    row,
+                    sla=self.sla,
+                    actor=actor,
+                    acting=request.acting_unit_code,
+                    note=note,
+                    deadline=deadline,
+                    now=now,
+                )
+            ]
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_SUPERVISED, plan)
+        return svc.SuperviseCaseResponse(case=case)
+
+    # --- machinery ---------------------------------------------------------------------
+
+    async def _current(self, case_id: str, request_id: str) -> Any:
+        """The case as it is now, for lookups that must happen outside the transaction;
+        NOT_FOUND when there is no such case; None when the step will answer by itself
+        (a retry of a request already done, or a case merged into another)."""
+
+        def load(conn: Connection) -> Any:
+            if request_id and store.seen_request(conn, request_id=request_id) is not None:
+                return None
+            row = store.get_case(conn, case_id=case_id)
+            if row is None:
+                raise NotFound(f"case {case_id} not found", metadata={"case_id": case_id})
+            return None if row.merged_into else row
+
+        return await self.db.read(load)
+
+    async def _named(self, target: domain.Target, field: str) -> domain.Target:
+        """`target` with names from registry; a code registry does not know is bad input.
+        Assisting units repeat neither the lead nor each other."""
+        helpers = tuple(dict.fromkeys((c, n) for c, n in target.assisting if c != target.unit_code))
+        target = domain.Target(
+            target.level, target.unit_code, target.unit_name, helpers, target.staff_id
+        )
+        try:
+            if not target.unit_name and await self.directory.unit_name(target.unit_code) is None:
+                raise InvalidArgument(
+                    [(field, f"no unit or department {target.unit_code!r} in registry")]
+                )
+            for i, (code, _) in enumerate(helpers):
+                if await self.directory.unit_name(code) is None:
+                    raise InvalidArgument(
+                        [(f"assisting_unit_codes[{i}]", f"no unit or department {code!r}")]
+                    )
+            return await self.directory.named(target)
+        except RegistryDown as exc:
+            raise Unavailable(f"registry is not answering: {exc}", reason="REGISTRY_DOWN") from exc
+
+    async def _act(self, case_id: str, request_id: str, transition: int, plan: Plan) -> res.Case:
+        """Apply the steps `plan` makes of the case, once per request id; a retry with the
+        same request id returns the case as it is now."""
         traceparent = telemetry.inject_headers().get("traceparent")
-        now = utcnow()
+        now = self.clock.now()
 
-        def job(conn: Connection) -> tuple[res.Case, bool]:
+        def job(conn: Connection) -> tuple[res.Case, list[tuple[int, int]]]:
             if request_id:
                 seen = store.seen_request(conn, request_id=request_id)
                 if seen is not None:
-                    if seen.case_id != case_id or seen.transition != s.transition:
+                    if seen.case_id != case_id or seen.transition != transition:
                         raise FailedPrecondition(
                             f"request_id {request_id} was used for another request",
                             reason="REQUEST_ID_REUSED",
                         )
-                    return domain.case_to_proto(store.get_case(conn, case_id=case_id)), False
-            case = domain.step(conn, case_id=case_id, s=s, now=now, traceparent=traceparent)
+                    row = store.get_case(conn, case_id=case_id)
+                    assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
+                    return domain.case_to_proto(row, assisting=assisting), []
+            row = domain.load_for_step(conn, case_id)
+            domain.check_allowed(row, transition)
+            case = None
+            done = []
+            for s in plan(conn, row, now):
+                case = domain.step(conn, case_id=case_id, s=s, now=now, traceparent=traceparent)
+                done.append((s.transition, case.level))
             if request_id:
                 store.record_request(
-                    conn, request_id=request_id, case_id=case_id, transition=s.transition
+                    conn, request_id=request_id, case_id=case_id, transition=transition
                 )
-            return case, True
+            assert case is not None
+            return case, done
 
-        case, changed = await self.db.write(job)
-        if changed:
+        case, done = await self.db.write(job)
+        if done:
             self.relay.kick()
-            metrics.TRANSITIONS.labels(
-                domain.transition_name(s.transition), domain.level_name(case.level)
-            ).inc()
+            if self.on_deadline_change is not None:
+                self.on_deadline_change()
+            for t, level in done:
+                metrics.TRANSITIONS.labels(
+                    domain.transition_name(t), domain.level_name(level)
+                ).inc()
         return case
+
+
+def _changed(case_id: str) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"case {case_id} changed while this step was prepared; try again",
+        reason="CONCURRENT_CHANGE",
+    )
 
 
 def _require_case_id(case_id: str, v: Violations | None = None) -> None:
@@ -182,10 +648,19 @@ def _require_case_id(case_id: str, v: Violations | None = None) -> None:
         v.raise_if_any()
 
 
-def _validate_step(case_id: str, request_id: str, v: Violations | None = None) -> None:
-    own = v is None
-    v = v or Violations()
+def _step_violations(case_id: str, request_id: str) -> Violations:
+    v = Violations()
     _require_case_id(case_id, v)
     v.check(len(request_id) <= 64, "request_id", "must be at most 64 characters")
-    if own:
-        v.raise_if_any()
+    return v
+
+
+def _text(
+    v: Violations, field: str, value: str, *, required: bool = True, limit: int = 4000
+) -> str:
+    text = value.strip()
+    if required and not text:
+        v.add(field, "is required")
+    if len(value) > limit:
+        v.add(field, f"must be at most {limit} characters")
+    return text

@@ -6,29 +6,49 @@ from lianxin.routing.v1 import routing_service_pb2, routing_service_pb2_grpc
 from services.common.blobs import BlobStore
 from services.common.policy import load_policy
 from services.common.server import ServiceHost, run_until_signalled
-from services.routing import events, store
+from services.routing import domain, events, store
 from services.routing.api import RoutingServicer
+from services.routing.clock import SystemClock
 from services.routing.config import RoutingSettings
+from services.routing.directory import Directory
+from services.routing.scheduler import SlaScheduler
 
 SERVICE_NAME = routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name
 
 
 async def create_server(settings: RoutingSettings) -> ServiceHost:
     policy = load_policy(settings.policy_file)
+    clock = settings.clock or SystemClock()
     host = ServiceHost("routing", settings)
     db = host.open_database(store.MIGRATIONS)
     await host.connect_bus()
     relay = host.relay(store.outbox)
+    directory = Directory(
+        host.channel(settings.registry_target), timeout=settings.registry_timeout_seconds
+    )
+    scheduler = SlaScheduler(
+        db=db,
+        relay=relay,
+        sla=domain.Sla(policy),
+        directory=directory,
+        clock=clock,
+        poll_seconds=settings.scheduler_poll_seconds,
+    )
     servicer = RoutingServicer(
-        settings=settings, db=db, relay=relay, blobs=BlobStore(settings.data_dir / "photos")
+        settings=settings,
+        db=db,
+        relay=relay,
+        blobs=BlobStore(settings.data_dir / "photos"),
+        policy=policy,
+        directory=directory,
+        clock=clock,
+        on_deadline_change=scheduler.wake,
     )
     host.add_service(
         routing_service_pb2_grpc.add_RoutingServiceServicer_to_server, servicer, SERVICE_NAME
     )
     filer = events.Filer(
-        policy=policy,
-        registry=host.channel(settings.registry_target),
-        timeout=settings.registry_timeout_seconds,
+        policy=policy, directory=directory, clock=clock, on_dispatched=scheduler.wake
     )
     host.consume(
         name=events.CONSUMER,
@@ -37,6 +57,8 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
         handler=filer.handle,
         on_applied=relay.kick,
     )
+    host.background(scheduler.run)
+    host.parts["scheduler"] = scheduler  # tests drive it with a fake clock
     return host
 
 

@@ -1,15 +1,33 @@
-"""routing's rules: the workflow's legal steps, and what each step writes.
+"""routing's rules: the workflow's legal steps, what each step writes, and the SLA clock.
 
 Every step goes through `step()`: it checks the case is in a status the step allows
 (else FAILED_PRECONDITION naming the current and the allowed statuses), updates the case
 with version + 1, appends an immutable history row and stages the `case.<step>` event —
-all inside the caller's transaction.
+all inside the caller's transaction. Flags (REMINDED, OVERDUE, SUPERVISED, the extension
+steps, RATED) leave the status as it is but are steps all the same: one history row and
+one event each.
+
+The `plan_*` functions turn a request into a `Step` given the case as it is inside the
+transaction; they raise the domain errors a request can meet (a step that needs an
+extension pending, a rating given twice, a unit that is not above the case).
+
+The SLA clock of a case is stored on its row: the deadline, when the reminder (催办) and
+the automatic escalation are due, whether each fired, and `next_due_at`, the earliest
+stage not fired yet. `step()` keeps `next_due_at` right after every change, so the
+scheduler only has to look for rows whose `next_due_at` has come.
+
+A case merged into another (并单) follows it: every status step of the master is written
+to each follower too (its own history row and event, with the master's unit, deadline and
+result), so the follower's reporter and hotline hear what the master's hear. Steps asked
+directly on a follower are refused.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -17,26 +35,99 @@ from sqlalchemy import Connection
 from lianxin.events.v1 import event_pb2
 from lianxin.routing.v1 import resources_pb2 as res
 from services.common import bus
-from services.common.errors import FailedPrecondition, NotFound
-from services.common.timeutil import to_ts
+from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from services.common.policy import Category, Policy
+from services.common.timeutil import aware, to_ts
 from services.routing import store
+from services.routing.workcal import WorkCalendar
 
 SOURCE = "lianxin/routing"
 
-# transition → (statuses it may start from, status it leads to)
+S = res  # short alias for the enums below
+
+SAME = -1  # a step that leaves the status as it is (a flag)
+CLOCK = frozenset({S.CASE_STATUS_DISPATCHED, S.CASE_STATUS_IN_PROGRESS})  # a deadline runs
+OPEN = frozenset(
+    {
+        S.CASE_STATUS_DISPATCHED,
+        S.CASE_STATUS_IN_PROGRESS,
+        S.CASE_STATUS_RESOLVED,
+        S.CASE_STATUS_RETURNED,
+        S.CASE_STATUS_EXPLAINED,
+    }
+)
+# Cases a new report of the same kind and place joins (并单): still being worked on.
+MERGEABLE = frozenset(
+    {
+        S.CASE_STATUS_FILED,
+        S.CASE_STATUS_DISPATCHED,
+        S.CASE_STATUS_IN_PROGRESS,
+        S.CASE_STATUS_RESOLVED,
+        S.CASE_STATUS_RETURNED,
+    }
+)
+
+# transition → (statuses it may start from, status it leads to or SAME)
 STEPS: dict[int, tuple[frozenset[int], int]] = {
-    res.TRANSITION_FILED: (frozenset({res.CASE_STATUS_RECEIVED}), res.CASE_STATUS_FILED),
-    res.TRANSITION_FILING_FAILED: (frozenset({res.CASE_STATUS_RECEIVED}), res.CASE_STATUS_RECEIVED),
-    res.TRANSITION_DISPATCHED: (frozenset({res.CASE_STATUS_FILED}), res.CASE_STATUS_DISPATCHED),
-    res.TRANSITION_ACCEPTED: (frozenset({res.CASE_STATUS_DISPATCHED}), res.CASE_STATUS_IN_PROGRESS),
-    res.TRANSITION_RESOLVED: (frozenset({res.CASE_STATUS_IN_PROGRESS}), res.CASE_STATUS_RESOLVED),
-    res.TRANSITION_CLOSED: (frozenset({res.CASE_STATUS_RESOLVED}), res.CASE_STATUS_CLOSED),
+    S.TRANSITION_FILED: (frozenset({S.CASE_STATUS_RECEIVED}), S.CASE_STATUS_FILED),
+    S.TRANSITION_FILING_FAILED: (frozenset({S.CASE_STATUS_RECEIVED}), SAME),
+    S.TRANSITION_MERGED: (frozenset({S.CASE_STATUS_RECEIVED}), S.CASE_STATUS_MERGED),
+    S.TRANSITION_DISPATCHED: (frozenset({S.CASE_STATUS_FILED}), S.CASE_STATUS_DISPATCHED),
+    S.TRANSITION_ACCEPTED: (frozenset({S.CASE_STATUS_DISPATCHED}), S.CASE_STATUS_IN_PROGRESS),
+    S.TRANSITION_RESOLVED: (frozenset({S.CASE_STATUS_IN_PROGRESS}), S.CASE_STATUS_RESOLVED),
+    S.TRANSITION_CLOSED: (
+        frozenset({S.CASE_STATUS_RESOLVED, S.CASE_STATUS_EXPLAINED}),
+        S.CASE_STATUS_CLOSED,
+    ),
+    S.TRANSITION_RETURNED: (CLOCK, S.CASE_STATUS_RETURNED),
+    S.TRANSITION_REDISPATCHED: (frozenset({S.CASE_STATUS_RETURNED}), S.CASE_STATUS_DISPATCHED),
+    S.TRANSITION_ESCALATED: (CLOCK, S.CASE_STATUS_DISPATCHED),
+    S.TRANSITION_EXTENSION_REQUESTED: (CLOCK, SAME),
+    S.TRANSITION_EXTENSION_APPROVED: (CLOCK, SAME),
+    S.TRANSITION_EXTENSION_REFUSED: (CLOCK, SAME),
+    S.TRANSITION_EXPLAINED: (CLOCK, S.CASE_STATUS_EXPLAINED),
+    S.TRANSITION_REWORKED: (
+        frozenset({S.CASE_STATUS_RESOLVED, S.CASE_STATUS_EXPLAINED}),
+        S.CASE_STATUS_IN_PROGRESS,
+    ),
+    S.TRANSITION_RATED: (frozenset({S.CASE_STATUS_CLOSED}), SAME),
+    S.TRANSITION_REOPENED: (frozenset({S.CASE_STATUS_CLOSED}), S.CASE_STATUS_DISPATCHED),
+    S.TRANSITION_REMINDED: (CLOCK, SAME),
+    S.TRANSITION_OVERDUE: (CLOCK, SAME),
+    S.TRANSITION_SUPERVISED: (CLOCK, SAME),
 }
 
+# Steps a follower (a case merged into another) takes with its master: the ones a citizen
+# sees. Flags and ratings stay with the master.
+FOLLOWED = frozenset(
+    {
+        S.TRANSITION_ACCEPTED,
+        S.TRANSITION_RESOLVED,
+        S.TRANSITION_CLOSED,
+        S.TRANSITION_RETURNED,
+        S.TRANSITION_REDISPATCHED,
+        S.TRANSITION_ESCALATED,
+        S.TRANSITION_EXPLAINED,
+        S.TRANSITION_REWORKED,
+        S.TRANSITION_REOPENED,
+    }
+)
+
 LEVELS = {
-    "community": res.LEVEL_COMMUNITY,
-    "street": res.LEVEL_STREET,
-    "district": res.LEVEL_DISTRICT,
+    "community": S.LEVEL_COMMUNITY,
+    "street": S.LEVEL_STREET,
+    "district": S.LEVEL_DISTRICT,
+}
+LEVEL_NAMES = {v: k for k, v in LEVELS.items()}
+DISPOSITION_OF_LEVEL = {
+    S.LEVEL_COMMUNITY: S.DISPOSITION_COMMUNITY,
+    S.LEVEL_STREET: S.DISPOSITION_STREET,
+    S.LEVEL_DISTRICT: S.DISPOSITION_DISTRICT,
+}
+RATING_NAMES = {
+    S.SATISFACTION_SATISFIED: "satisfied",
+    S.SATISFACTION_BASICALLY_SATISFIED: "basically_satisfied",
+    S.SATISFACTION_UNSATISFIED: "unsatisfied",
 }
 
 
@@ -53,6 +144,19 @@ def level_name(level: int) -> str:
     return res.Level.Name(level).removeprefix("LEVEL_").lower() if level else "none"
 
 
+def unit_level(code: str) -> int:
+    """The level of a unit by its code: 6 digits a district, 9 a street, 12 a community;
+    a department (e.g. 370402-D-POWER) works at district level. 0 for anything else."""
+    if code.isdigit():
+        return {6: S.LEVEL_DISTRICT, 9: S.LEVEL_STREET, 12: S.LEVEL_COMMUNITY}.get(len(code), 0)
+    district, sep, rest = code.partition("-")
+    return S.LEVEL_DISTRICT if sep and district.isdigit() and len(district) == 6 and rest else 0
+
+
+def is_department(code: str) -> bool:
+    return unit_level(code) == S.LEVEL_DISTRICT and not code.isdigit()
+
+
 @dataclass
 class Step:
     """One workflow step to apply to a case."""
@@ -62,27 +166,149 @@ class Step:
     note: str = ""
     changes: dict[str, Any] = field(default_factory=dict)
     photos: list[dict[str, Any]] = field(default_factory=list)
+    disposition: int = 0
+    satisfaction: int = 0
+    # New assisting units ((code, name) pairs) when the step changes the lead; None: keep.
+    assisting: list[tuple[str, str]] | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a case goes: the lead unit at a level, and the units assisting it."""
+
+    level: int
+    unit_code: str
+    unit_name: str
+    assisting: tuple[tuple[str, str], ...] = ()
+    staff_id: str = ""
+
+
+class Sla:
+    """Deadlines and clock stages from the policy and its working-time calendar."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.calendar = WorkCalendar(policy.calendar)
+
+    def category(self, code: str) -> Category:
+        # intake validates categories; a policy change could still leave an old one here.
+        return self.policy.category(code) or self.policy.categories[0]
+
+    def hours(self, category: str, level: int) -> float:
+        return self.policy.deadline_hours(self.category(category), LEVEL_NAMES[level])
+
+    def clock(self, *, now: datetime, deadline: datetime, level: int) -> dict[str, Any]:
+        """The clock columns for a new deadline set at `now`: all stages armed again."""
+        grace = self.policy.escalation.automatic_after_overdue_hours.get(LEVEL_NAMES[level])
+        return {
+            "deadline_time": deadline,
+            "reminder_at": self.calendar.fraction_point(
+                now, deadline, self.policy.reminder_fraction
+            ),
+            "escalate_at": None if grace is None else self.calendar.add(deadline, grace),
+            "reminded": False,
+            "overdue": False,
+        }
+
+    def dispatch(self, *, now: datetime, target: Target, category: str) -> dict[str, Any]:
+        """The columns of a case dispatched to `target` at `now`, with a fresh deadline."""
+        deadline = self.calendar.add(now, self.hours(category, target.level))
+        return {
+            "level": target.level,
+            "assigned_unit_code": target.unit_code,
+            "assigned_unit_name": target.unit_name,
+            "assignee_staff_id": target.staff_id,
+            **self.clock(now=now, deadline=deadline, level=target.level),
+        }
+
+    def next_level(self, level: int) -> int | None:
+        up = self.policy.escalation.next_level(LEVEL_NAMES.get(level, ""))
+        return LEVELS[up] if up else None
+
+    def default_target(self, row: Any, level: int) -> Target:
+        """The unit the policy names for a case at `level`: its community or street, or at
+        district level the category's department (with its assisting departments) or
+        else the district platform. Department names are left empty for the caller to
+        fill from registry."""
+        if level == S.LEVEL_COMMUNITY:
+            return Target(level, row.community_code, row.community_name)
+        if level == S.LEVEL_STREET:
+            return Target(level, row.street_code, row.street_name)
+        cat = self.category(row.category)
+        if cat.department:
+            return Target(
+                level, cat.department, "", tuple((d, "") for d in cat.assisting_departments)
+            )
+        return Target(level, row.district_code, row.district_name)
+
+
+def next_due(values: Any) -> datetime | None:
+    """The earliest clock stage not fired yet, or None when no clock runs."""
+    get = values.get if isinstance(values, dict) else lambda k: getattr(values, k)
+    if get("status") not in CLOCK or get("merged_into"):
+        return None
+    stages = []
+    if get("reminder_at") is not None and not get("reminded"):
+        stages.append(aware(get("reminder_at")))
+    if get("deadline_time") is not None and not get("overdue"):
+        stages.append(aware(get("deadline_time")))
+    if get("escalate_at") is not None:
+        stages.append(aware(get("escalate_at")))
+    return min(stages) if stages else None
+
+
+def _load(conn: Connection, case_id: str) -> Any:
+    row = store.get_case(conn, case_id=case_id, for_update=True)
+    if row is None:
+        raise NotFound(f"case {case_id} not found", metadata={"case_id": case_id})
+    return row
+
+
+def load_for_step(conn: Connection, case_id: str) -> Any:
+    """The case a request acts on, refused when it follows another case."""
+    row = _load(conn, case_id)
+    if row.merged_into:
+        raise FailedPrecondition(
+            f"case {case_id} was merged into case {row.merged_into} (并单); act on that case",
+            reason="CASE_MERGED",
+            metadata={"case_id": case_id, "merged_into_case_id": row.merged_into},
+        )
+    return row
+
+
+def check_allowed(row: Any, transition: int) -> int:
+    """The status `transition` leads to from the case's status, or FAILED_PRECONDITION
+    naming the current status and the allowed ones."""
+    allowed, to_status = STEPS[transition]
+    if row.status not in allowed:
+        names = ", ".join(status_name(a) for a in sorted(allowed))
+        raise FailedPrecondition(
+            f"case {row.id} is {status_name(row.status)}; "
+            f"{transition_name(transition)} needs {names}",
+            reason="ILLEGAL_TRANSITION",
+            metadata={
+                "current_status": status_name(row.status),
+                "allowed_statuses": names,
+                "transition": transition_name(transition),
+            },
+        )
+    return row.status if to_status == SAME else to_status
 
 
 def step(
     conn: Connection, *, case_id: str, s: Step, now: datetime, traceparent: str | None
 ) -> res.Case:
     """Apply one step inside the caller's transaction; returns the case after it."""
-    row = store.get_case(conn, case_id=case_id)
-    if row is None:
-        raise NotFound(f"case {case_id} not found", metadata={"case_id": case_id})
-    allowed, to_status = STEPS[s.transition]
-    if row.status not in allowed:
-        names = ", ".join(sorted(status_name(a) for a in allowed))
-        raise FailedPrecondition(
-            f"case {case_id} is {status_name(row.status)}; "
-            f"{transition_name(s.transition)} needs {names}",
-            reason="ILLEGAL_TRANSITION",
-            metadata={"current_status": status_name(row.status), "allowed_statuses": names},
-        )
+    row = load_for_step(conn, case_id)
+    to_status = check_allowed(row, s.transition)
     version = row.version + 1
     values = {**s.changes, "status": to_status, "version": version, "updated_at": now}
+    values["next_due_at"] = next_due({**row._asdict(), **values})
     store.update_case(conn, case_id=case_id, values=values)
+    if s.assisting is not None:
+        store.set_assisting(conn, case_id=case_id, units=s.assisting)
+    after_row = store.get_case(conn, case_id=case_id)
+    assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
     entry = {
         "case_id": case_id,
         "sequence": version,
@@ -91,23 +317,382 @@ def step(
         "to_status": to_status,
         "actor": s.actor,
         "note": s.note,
-        "unit_code": values.get("assigned_unit_code", row.assigned_unit_code),
+        "unit_code": after_row.assigned_unit_code,
         "photos": s.photos,
         "time": now,
+        "level": after_row.level,
+        "deadline_time": after_row.deadline_time,
+        "disposition": s.disposition,
+        "satisfaction": s.satisfaction,
+        "assisting_units": assisting,
     }
     store.insert_history(conn, row=entry)
-    after = case_to_proto(store.get_case(conn, case_id=case_id))
-    event = bus.new_event(
-        f"case.{transition_name(s.transition)}",
-        source=SOURCE,
-        case_id=case_id,
-        case_transitioned=event_pb2.CaseTransitioned(entry=history_to_proto(entry), case=after),
-    )
-    bus.stage(conn, store.outbox, [bus.Staged(event, traceparent)])
+    after = case_to_proto(after_row, assisting=assisting)
+    _stage(conn, s.transition, case_id, entry, after, traceparent)
+    if s.transition in FOLLOWED:
+        for f in store.followers(conn, case_id=case_id):
+            _follow(conn, f, after_row, entry, now=now, traceparent=traceparent)
     return after
 
 
-def case_to_proto(row: Any, history_rows: list[Any] | None = None) -> res.Case:
+def _stage(
+    conn: Connection,
+    transition: int,
+    case_id: str,
+    entry: dict[str, Any],
+    case: res.Case,
+    traceparent: str | None,
+) -> None:
+    event = bus.new_event(
+        f"case.{transition_name(transition)}",
+        source=SOURCE,
+        case_id=case_id,
+        case_transitioned=event_pb2.CaseTransitioned(entry=history_to_proto(entry), case=case),
+    )
+    bus.stage(conn, store.outbox, [bus.Staged(event, traceparent)])
+
+
+def _follow(
+    conn: Connection,
+    f: Any,
+    master: Any,
+    master_entry: dict[str, Any],
+    *,
+    now: datetime,
+    traceparent: str | None,
+) -> None:
+    """Write the master's step on a follower: its own history row and event."""
+    version = f.version + 1
+    values = {
+        "status": master.status,
+        "level": master.level,
+        "assigned_unit_code": master.assigned_unit_code,
+        "assigned_unit_name": master.assigned_unit_name,
+        "assignee_staff_id": master.assignee_staff_id,
+        "deadline_time": master.deadline_time,
+        "result": master.result,
+        "disposition": master.disposition,
+        "closed_at": master.closed_at,
+        "version": version,
+        "updated_at": now,
+        "next_due_at": None,
+    }
+    store.update_case(conn, case_id=f.id, values=values)
+    entry = {
+        **master_entry,
+        "case_id": f.id,
+        "sequence": version,
+        "from_status": f.status,
+        "to_status": master.status,
+        "photos": master_entry["photos"],
+        "satisfaction": 0,
+    }
+    store.insert_history(conn, row=entry)
+    after = case_to_proto(store.get_case(conn, case_id=f.id), assisting=entry["assisting_units"])
+    _stage(conn, master_entry["transition"], f.id, entry, after, traceparent)
+
+
+# --- who may act -------------------------------------------------------------------------
+
+
+def check_above(row: Any, acting: str, *, what: str) -> None:
+    """The acting unit must be a command centre whose area holds the case and which
+    stands above the unit handling it (at district level: the district platform, over
+    its departments)."""
+    level = unit_level(acting)
+    if not acting.isdigit() or level == 0:
+        raise PermissionDenied(
+            f"{what} needs a command centre (district, street or community code); "
+            f"{acting!r} is not one",
+            reason="NOT_A_COMMAND_CENTRE",
+            metadata={"acting_unit_code": acting},
+        )
+    needed = min(row.level + 1, S.LEVEL_DISTRICT)
+    if not row.grid_code.startswith(acting) or level < needed or acting == row.assigned_unit_code:
+        raise PermissionDenied(
+            f"{what} needs a unit above {row.assigned_unit_code} "
+            f"({level_name(row.level)}) whose area holds the case; {acting} is not",
+            reason="NOT_ABOVE_CASE",
+            metadata={"acting_unit_code": acting, "case_unit_code": row.assigned_unit_code},
+        )
+
+
+def check_target(row: Any, code: str, level: int, *, field: str) -> None:
+    """A unit a case may be sent to at `level`: the area unit at that level holding the
+    case, or at district level a department or the district platform."""
+    ok = unit_level(code) == level and (
+        (is_department(code) and code.startswith(row.district_code + "-"))
+        or (code.isdigit() and row.grid_code.startswith(code))
+    )
+    if not ok:
+        holder = {
+            S.LEVEL_COMMUNITY: row.community_code,
+            S.LEVEL_STREET: row.street_code,
+            S.LEVEL_DISTRICT: f"{row.district_code} or one of its departments",
+        }.get(level, "?")
+        raise InvalidArgument(
+            [(field, f"must be the {level_name(level)} unit of the case: {holder}")]
+        )
+
+
+# --- plans: a request as a step ----------------------------------------------------------
+
+
+def plan_close(row: Any, *, actor: str, note: str, now: datetime) -> Step:
+    disposition = (
+        S.DISPOSITION_EXPLAINED
+        if row.status == S.CASE_STATUS_EXPLAINED
+        else DISPOSITION_OF_LEVEL.get(row.level, 0)
+    )
+    return Step(
+        S.TRANSITION_CLOSED,
+        actor,
+        note,
+        {"disposition": disposition, "closed_at": now},
+        disposition=disposition,
+    )
+
+
+def plan_resolve(
+    row: Any,
+    *,
+    actor: str,
+    result: str,
+    photos: list[dict[str, Any]],
+    acting: str,
+    assisting: Sequence[str],
+) -> Step:
+    if acting and acting != row.assigned_unit_code:
+        if acting in assisting:
+            raise FailedPrecondition(
+                f"{acting} assists case {row.id}; only its lead unit "
+                f"{row.assigned_unit_code} resolves it",
+                reason="NOT_LEAD_UNIT",
+                metadata={"lead_unit_code": row.assigned_unit_code},
+            )
+        raise PermissionDenied(
+            f"{acting} neither leads nor assists case {row.id}",
+            reason="NOT_CASE_UNIT",
+            metadata={"lead_unit_code": row.assigned_unit_code},
+        )
+    return Step(S.TRANSITION_RESOLVED, actor, result, {"result": result}, photos)
+
+
+def plan_rework(row: Any, *, actor: str, reason: str) -> Step:
+    return Step(
+        S.TRANSITION_REWORKED,
+        actor,
+        reason,
+        {"rework_count": row.rework_count + 1, "disposition": 0},
+    )
+
+
+def plan_return(row: Any, *, actor: str, reason: str) -> Step:
+    return Step(S.TRANSITION_RETURNED, actor, reason, assisting=[])
+
+
+def plan_dispatch_to(
+    row: Any, *, sla: Sla, transition: int, actor: str, note: str, target: Target, now: datetime
+) -> Step:
+    """Redispatch, escalation or reopening to `target`, with a fresh deadline there."""
+    return Step(
+        transition,
+        actor,
+        note,
+        sla.dispatch(now=now, target=target, category=row.category),
+        assisting=list(target.assisting),
+    )
+
+
+def escalation_level(row: Any, sla: Sla) -> int:
+    up = sla.next_level(row.level)
+    if up is None:
+        raise FailedPrecondition(
+            f"case {row.id} is at {level_name(row.level)} level, the top of the ladder",
+            reason="TOP_OF_LADDER",
+            metadata={"level": level_name(row.level)},
+        )
+    return up
+
+
+def plan_request_extension(row: Any, *, actor: str, hours: float, reason: str) -> Step:
+    if row.pending_extension_hours:
+        raise FailedPrecondition(
+            f"case {row.id} already has an extension of "
+            f"{row.pending_extension_hours:g} h waiting for a decision",
+            reason="EXTENSION_PENDING",
+        )
+    return Step(
+        S.TRANSITION_EXTENSION_REQUESTED,
+        actor,
+        f"申请延期 {hours:g} 工作小时：{reason}",
+        {"pending_extension_hours": hours},
+    )
+
+
+def _pending(row: Any) -> float:
+    if not row.pending_extension_hours:
+        raise FailedPrecondition(
+            f"case {row.id} has no extension waiting for a decision",
+            reason="NO_EXTENSION_PENDING",
+        )
+    return float(row.pending_extension_hours)
+
+
+def plan_approve_extension(
+    row: Any, *, sla: Sla, actor: str, acting: str, note: str, now: datetime
+) -> Step:
+    hours = _pending(row)
+    check_above(row, acting, what="approving an extension")
+    base = max(aware(row.deadline_time), now) if row.deadline_time is not None else now
+    deadline = sla.calendar.add(base, hours)
+    return Step(
+        S.TRANSITION_EXTENSION_APPROVED,
+        actor,
+        note or f"同意延期 {hours:g} 工作小时",
+        {"pending_extension_hours": None, **sla.clock(now=now, deadline=deadline, level=row.level)},
+    )
+
+
+def plan_refuse_extension(row: Any, *, actor: str, acting: str, reason: str) -> Step:
+    _pending(row)
+    check_above(row, acting, what="refusing an extension")
+    return Step(S.TRANSITION_EXTENSION_REFUSED, actor, reason, {"pending_extension_hours": None})
+
+
+def plan_explain(row: Any, *, actor: str, explanation: str) -> Step:
+    return Step(
+        S.TRANSITION_EXPLAINED,
+        actor,
+        explanation,
+        {"result": explanation, "disposition": S.DISPOSITION_EXPLAINED},
+        assisting=[],
+    )
+
+
+def plan_supervise(
+    row: Any, *, sla: Sla, actor: str, acting: str, note: str, deadline: datetime, now: datetime
+) -> Step:
+    check_above(row, acting, what="supervising")
+    return Step(
+        S.TRANSITION_SUPERVISED,
+        actor,
+        note,
+        {"supervised": True, **sla.clock(now=now, deadline=deadline, level=row.level)},
+    )
+
+
+def plan_rate(
+    row: Any, *, policy: Policy, actor: str, satisfaction: int, note: str, now: datetime
+) -> tuple[Step, bool]:
+    """The rating step, and whether the policy reopens the case for it."""
+    if row.status == S.CASE_STATUS_CLOSED and row.satisfaction:
+        raise FailedPrecondition(
+            f"case {row.id} was already rated "
+            f"{RATING_NAMES.get(row.satisfaction, '?')} since it was closed",
+            reason="ALREADY_RATED",
+        )
+    rule = policy.reopen
+    closed_at = aware(row.closed_at) if row.closed_at is not None else now
+    reopen = (
+        RATING_NAMES[satisfaction] in rule.ratings
+        and row.reopen_count < rule.max_times
+        and now - closed_at <= timedelta(days=rule.within_days)
+    )
+    rated = Step(
+        S.TRANSITION_RATED,
+        actor,
+        note,
+        {"satisfaction": satisfaction},
+        satisfaction=satisfaction,
+    )
+    return rated, reopen
+
+
+def reopen_target(row: Any, sla: Sla) -> Target:
+    """Where the policy sends a reopened case: the unit that solved it, or one level up."""
+    if sla.policy.reopen.back_to == "level_above":
+        up = sla.next_level(row.level)
+        if up is not None:
+            return sla.default_target(row, up)
+    return Target(row.level, row.assigned_unit_code, row.assigned_unit_name)
+
+
+def plan_reopen(row: Any, *, sla: Sla, target: Target, note: str, now: datetime) -> Step:
+    s = plan_dispatch_to(
+        row,
+        sla=sla,
+        transition=S.TRANSITION_REOPENED,
+        actor="system",
+        note=note,
+        target=target,
+        now=now,
+    )
+    s.changes.update(
+        {
+            "disposition": 0,
+            "satisfaction": 0,
+            "closed_at": None,
+            "reopen_count": row.reopen_count + 1,
+        }
+    )
+    return s
+
+
+# --- duplicates (并单) ---------------------------------------------------------------------
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def find_master(
+    conn: Connection,
+    *,
+    policy: Policy,
+    case_id: str,
+    category: str,
+    lat: float,
+    lon: float,
+    now: datetime,
+) -> tuple[Any, float] | None:
+    """The open case a new one duplicates: same category, within the radius and the
+    window; the nearest (then the oldest) when there are several."""
+    rule = policy.duplicates
+    dlat = rule.radius_m / 111_320.0
+    dlon = rule.radius_m / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+    candidates = store.duplicate_candidates(
+        conn,
+        category=category,
+        since=now - timedelta(hours=rule.window_hours),
+        statuses=sorted(MERGEABLE),
+        box=(lat - dlat, lon - dlon, lat + dlat, lon + dlon),
+        exclude_id=case_id,
+    )
+    best: tuple[Any, float] | None = None
+    for c in candidates:
+        d = distance_m(lat, lon, c.latitude, c.longitude)
+        if d <= rule.radius_m and (best is None or d < best[1]):
+            best = (c, d)
+    return best
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def case_to_proto(
+    row: Any,
+    history_rows: list[Any] | None = None,
+    *,
+    assisting: Sequence[str] = (),
+    merged_ids: Sequence[str] = (),
+) -> res.Case:
     c = res.Case(
         id=row.id,
         status=row.status,
@@ -123,9 +708,23 @@ def case_to_proto(row: Any, history_rows: list[Any] | None = None) -> res.Case:
         result=row.result,
         filing_error=row.filing_error,
         version=row.version,
+        overdue=bool(row.overdue),
+        supervised=bool(row.supervised),
+        assisting_unit_codes=list(assisting),
+        disposition=row.disposition,
+        satisfaction=row.satisfaction,
+        rework_count=row.rework_count,
+        reopen_count=row.reopen_count,
+        merged_into_case_id=row.merged_into or "",
+        merged_case_ids=list(merged_ids),
+        pending_extension_hours=row.pending_extension_hours or 0.0,
+        community_name=row.community_name,
+        street_name=row.street_name,
     )
     if row.deadline_time is not None:
         to_ts(row.deadline_time, c.deadline_time)
+    if row.reminder_at is not None:
+        to_ts(row.reminder_at, c.reminder_time)
     to_ts(row.created_at, c.create_time)
     to_ts(row.updated_at, c.update_time)
     for h in history_rows or ():
@@ -143,6 +742,10 @@ def history_to_proto(h: Any) -> res.HistoryEntry:
         actor=get("actor"),
         note=get("note"),
         unit_code=get("unit_code"),
+        level=get("level") or 0,
+        disposition=get("disposition") or 0,
+        satisfaction=get("satisfaction") or 0,
+        assisting_unit_codes=list(get("assisting_units") or ()),
     )
     for p in get("photos") or ():
         e.photos.add(
@@ -152,4 +755,6 @@ def history_to_proto(h: Any) -> res.HistoryEntry:
             size_bytes=p["size_bytes"],
         )
     to_ts(get("time"), e.time)
+    if get("deadline_time") is not None:
+        to_ts(get("deadline_time"), e.deadline_time)
     return e

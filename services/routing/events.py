@@ -1,175 +1,179 @@
-"""routing's event handling: a received case is located, filed and dispatched.
+"""routing's event handling: a received case is located, filed and dispatched — or merged
+into an open case of the same kind and place (并单).
 
-The registry is asked first (outside any transaction); then filing and dispatch are one
-transaction together with the inbox row, so a crash anywhere before the commit means the
-event is redelivered and the case is filed once; a crash after it means the redelivery
-finds the inbox row and does nothing.
+The registry is asked first (outside any transaction); then filing and dispatch (or the
+merge) are one transaction together with the inbox row, so a crash anywhere before the
+commit means the event is redelivered and the case is filed once; a crash after it means
+the redelivery finds the inbox row and does nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
-import grpc
 from sqlalchemy import Connection
 
 from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import resources_pb2 as intake_res
-from lianxin.registry.v1 import registry_service_pb2 as reg
-from lianxin.registry.v1 import registry_service_pb2_grpc, resources_pb2
 from lianxin.routing.v1 import resources_pb2 as res
 from services.common import telemetry
 from services.common.bus import Apply, RetryLater
 from services.common.policy import Policy
-from services.common.timeutil import utcnow
 from services.routing import domain, metrics, store
+from services.routing.clock import Clock
+from services.routing.directory import Directory, RegistryDown
 
 CONSUMER = "routing"
 SUBJECTS = "lianxin.case.received"
-SERVICE_ACTOR = (("x-lianxin-actor", "service:routing"),)
-
-
-@dataclass(frozen=True)
-class Assignment:
-    level: int
-    unit_code: str
-    unit_name: str
-    staff_id: str
-    hours: float
 
 
 class Filer:
     """Files and dispatches received cases, asking registry where they are."""
 
-    def __init__(self, *, policy: Policy, registry: grpc.aio.Channel, timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        directory: Directory,
+        clock: Clock,
+        on_dispatched: Callable[[], None] | None = None,
+    ) -> None:
         self.policy = policy
-        self.registry = registry_service_pb2_grpc.RegistryServiceStub(registry)
-        self.timeout = timeout
+        self.sla = domain.Sla(policy)
+        self.directory = directory
+        self.clock = clock
+        self.on_dispatched = on_dispatched
 
     async def handle(self, event: event_pb2.Event, apply: Apply) -> None:
         if event.WhichOneof("body") != "case_received":
             return
         case = event.case_received.case
-        located, error = await self._locate(case)
-        assignment = await self._assign(case.category, located) if located else None
+        try:
+            located, error = await self._locate(case)
+            target = await self._first_target(case.category, located) if located else None
+        except RegistryDown as exc:
+            raise RetryLater(str(exc)) from exc
         traceparent = telemetry.inject_headers().get("traceparent")
-        now = utcnow()
+        now = self.clock.now()
+        outcome: list[str] = []
+
+        def file(conn: Connection, s: domain.Step) -> None:
+            domain.step(conn, case_id=case.id, s=s, now=now, traceparent=traceparent)
 
         def effect(conn: Connection) -> None:
             if store.get_case(conn, case_id=case.id) is not None:
                 return  # the same case announced twice under two event ids
             store.insert_case(conn, row=new_row(case, now))
-            if located is None or assignment is None:
+            if located is None or target is None:
                 metrics.FILING_FAILURES.labels(
                     "outside_grids" if case.location.HasField("point") else "no_point"
                 ).inc()
-                domain.step(
+                file(
                     conn,
-                    case_id=case.id,
-                    now=now,
-                    traceparent=traceparent,
-                    s=domain.Step(
+                    domain.Step(
                         res.TRANSITION_FILING_FAILED, "system", error, {"filing_error": error}
                     ),
                 )
                 return
-            domain.step(
+            place = {
+                "grid_code": located.grid.code,
+                "community_code": located.community.code,
+                "street_code": located.street.code,
+                "district_code": located.district.code,
+                "community_name": located.community.name,
+                "street_name": located.street.name,
+                "district_name": located.district.name,
+            }
+            p = case.location.point
+            found = domain.find_master(
                 conn,
+                policy=self.policy,
                 case_id=case.id,
+                category=case.category,
+                lat=p.latitude,
+                lon=p.longitude,
                 now=now,
-                traceparent=traceparent,
-                s=domain.Step(
-                    res.TRANSITION_FILED,
-                    "system",
-                    f"located to grid {located.grid.name}",
-                    {
-                        "grid_code": located.grid.code,
-                        "community_code": located.community.code,
-                        "street_code": located.street.code,
-                        "district_code": located.district.code,
-                    },
+            )
+            if found is not None:
+                master, metres = found
+                outcome.append("merged")
+                file(
+                    conn,
+                    domain.Step(
+                        res.TRANSITION_MERGED,
+                        "system",
+                        f"并入案件 {master.id}（同类诉求，相距 {metres:.0f} 米）",
+                        {
+                            **place,
+                            "merged_into": master.id,
+                            "level": master.level,
+                            "assigned_unit_code": master.assigned_unit_code,
+                            "assigned_unit_name": master.assigned_unit_name,
+                            "deadline_time": master.deadline_time,
+                        },
+                    ),
+                )
+                return
+            outcome.append("dispatched")
+            file(
+                conn,
+                domain.Step(
+                    res.TRANSITION_FILED, "system", f"located to grid {located.grid.name}", place
                 ),
             )
-            domain.step(
+            file(
                 conn,
-                case_id=case.id,
-                now=now,
-                traceparent=traceparent,
-                s=domain.Step(
+                domain.Step(
                     res.TRANSITION_DISPATCHED,
                     "system",
-                    f"交办 {assignment.unit_name}",
-                    {
-                        "level": assignment.level,
-                        "assigned_unit_code": assignment.unit_code,
-                        "assigned_unit_name": assignment.unit_name,
-                        "assignee_staff_id": assignment.staff_id,
-                        "deadline_time": now + timedelta(hours=assignment.hours),
-                    },
+                    f"交办 {target.unit_name}"
+                    + (
+                        f"，协办 {'、'.join(n for _, n in target.assisting)}"
+                        if target.assisting
+                        else ""
+                    ),
+                    self.sla.dispatch(now=now, target=target, category=case.category),
+                    assisting=list(target.assisting),
                 ),
             )
 
-        if await apply(effect) and assignment is not None:
+        if await apply(effect) and outcome:
+            if outcome[0] == "merged":
+                metrics.TRANSITIONS.labels("merged", "none").inc()
+                return
+            assert target is not None
             metrics.TRANSITIONS.labels("filed", "none").inc()
-            metrics.TRANSITIONS.labels("dispatched", domain.level_name(assignment.level)).inc()
+            metrics.TRANSITIONS.labels("dispatched", domain.level_name(target.level)).inc()
+            if self.on_dispatched is not None:
+                self.on_dispatched()
 
     async def _locate(self, case: intake_res.Case) -> tuple[Any, str]:
         if not case.location.HasField("point"):
             return None, "NOT_FOUND: the case has an address but no point; file it by hand"
         p = case.location.point
-        try:
-            located = await self.registry.LocateGrid(
-                reg.LocateGridRequest(
-                    location=resources_pb2.LatLng(latitude=p.latitude, longitude=p.longitude)
-                ),
-                timeout=self.timeout,
-                metadata=SERVICE_ACTOR,
-            )
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                return None, f"{exc.code().name}: {exc.details()}"
-            raise RetryLater(f"registry LocateGrid: {exc.code().name}") from exc
-        return located, ""
+        return await self.directory.locate(p.latitude, p.longitude)
 
-    async def _assign(self, category_code: str, located: Any) -> Assignment | None:
-        category = self.policy.category(category_code)
-        if category is None:  # intake validates; a policy change could still get here
-            category = self.policy.categories[0]
-        level_name = category.first_level
+    async def _first_target(self, category_code: str, located: Any) -> domain.Target:
+        category = self.sla.category(category_code)
+        level = domain.LEVELS[category.first_level]
         unit = {
-            "community": located.community,
-            "street": located.street,
-            "district": located.district,
-        }[level_name]
-        unit_code, unit_name = unit.code, unit.name
-        try:
-            if category.department:
-                deps = await self.registry.ListDepartments(
-                    reg.ListDepartmentsRequest(page_size=1000),
-                    timeout=self.timeout,
-                    metadata=SERVICE_ACTOR,
-                )
-                dep = next((d for d in deps.departments if d.code == category.department), None)
-                if dep is not None:
-                    unit_code, unit_name = dep.code, dep.name
-            staff_id = ""
-            if category.skill:
-                found = await self.registry.ListStaff(
-                    reg.ListStaffRequest(unit_code=unit_code, skill=category.skill, page_size=1),
-                    timeout=self.timeout,
-                    metadata=SERVICE_ACTOR,
-                )
-                staff_id = found.staff[0].id if found.staff else ""
-        except grpc.aio.AioRpcError as exc:
-            raise RetryLater(f"registry: {exc.code().name}") from exc
-        return Assignment(
-            level=domain.LEVELS[level_name],
-            unit_code=unit_code,
-            unit_name=unit_name,
-            staff_id=staff_id,
-            hours=self.policy.deadline_hours(category, level_name),
+            res.LEVEL_COMMUNITY: located.community,
+            res.LEVEL_STREET: located.street,
+            res.LEVEL_DISTRICT: located.district,
+        }[level]
+        target = domain.Target(level, unit.code, unit.name)
+        if level == res.LEVEL_DISTRICT and category.department:
+            target = domain.Target(
+                level,
+                category.department,
+                "",
+                tuple((d, "") for d in category.assisting_departments),
+            )
+        target = await self.directory.named(target)
+        staff = await self.directory.staff_with_skill(target.unit_code, category.skill)
+        return domain.Target(
+            target.level, target.unit_code, target.unit_name, target.assisting, staff
         )
 
 

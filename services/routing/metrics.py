@@ -1,4 +1,4 @@
-"""routing's business metrics; labels are bounded (transition, level, category from policy)."""
+"""routing's business metrics; labels are bounded (transition, level, reason)."""
 
 from __future__ import annotations
 
@@ -13,4 +13,9 @@ FILING_FAILURES = Counter(
     "lianxin_routing_filing_failures_total",
     "Cases that could not be filed automatically, by reason.",
     ["reason"],
+)
+OVERDUE = Counter(
+    "lianxin_routing_overdue_total",
+    "Deadlines that passed while the case was not resolved (SLA breaches), by level.",
+    ["level"],
 )

@@ -30,6 +30,21 @@ class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     LEVEL_STREET: _ClassVar[Level]
     LEVEL_DISTRICT: _ClassVar[Level]
 
+class Disposition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DISPOSITION_UNSPECIFIED: _ClassVar[Disposition]
+    DISPOSITION_COMMUNITY: _ClassVar[Disposition]
+    DISPOSITION_STREET: _ClassVar[Disposition]
+    DISPOSITION_DISTRICT: _ClassVar[Disposition]
+    DISPOSITION_EXPLAINED: _ClassVar[Disposition]
+
+class Satisfaction(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SATISFACTION_UNSPECIFIED: _ClassVar[Satisfaction]
+    SATISFACTION_SATISFIED: _ClassVar[Satisfaction]
+    SATISFACTION_BASICALLY_SATISFIED: _ClassVar[Satisfaction]
+    SATISFACTION_UNSATISFIED: _ClassVar[Satisfaction]
+
 class Transition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TRANSITION_UNSPECIFIED: _ClassVar[Transition]
@@ -67,6 +82,15 @@ LEVEL_UNSPECIFIED: Level
 LEVEL_COMMUNITY: Level
 LEVEL_STREET: Level
 LEVEL_DISTRICT: Level
+DISPOSITION_UNSPECIFIED: Disposition
+DISPOSITION_COMMUNITY: Disposition
+DISPOSITION_STREET: Disposition
+DISPOSITION_DISTRICT: Disposition
+DISPOSITION_EXPLAINED: Disposition
+SATISFACTION_UNSPECIFIED: Satisfaction
+SATISFACTION_SATISFIED: Satisfaction
+SATISFACTION_BASICALLY_SATISFIED: Satisfaction
+SATISFACTION_UNSATISFIED: Satisfaction
 TRANSITION_UNSPECIFIED: Transition
 TRANSITION_FILED: Transition
 TRANSITION_FILING_FAILED: Transition
@@ -104,7 +128,7 @@ class Photo(_message.Message):
     def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., sha256: _Optional[str] = ..., size_bytes: _Optional[int] = ...) -> None: ...
 
 class HistoryEntry(_message.Message):
-    __slots__ = ("sequence", "transition", "from_status", "to_status", "actor", "note", "unit_code", "photos", "time")
+    __slots__ = ("sequence", "transition", "from_status", "to_status", "actor", "note", "unit_code", "photos", "time", "level", "deadline_time", "disposition", "satisfaction", "assisting_unit_codes")
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     TRANSITION_FIELD_NUMBER: _ClassVar[int]
     FROM_STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +138,11 @@ class HistoryEntry(_message.Message):
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     PHOTOS_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_TIME_FIELD_NUMBER: _ClassVar[int]
+    DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    ASSISTING_UNIT_CODES_FIELD_NUMBER: _ClassVar[int]
     sequence: int
     transition: Transition
     from_status: CaseStatus
@@ -123,10 +152,15 @@ class HistoryEntry(_message.Message):
     unit_code: str
     photos: _containers.RepeatedCompositeFieldContainer[Photo]
     time: _timestamp_pb2.Timestamp
-    def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    level: Level
+    deadline_time: _timestamp_pb2.Timestamp
+    disposition: Disposition
+    satisfaction: Satisfaction
+    assisting_unit_codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised")
+    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +181,17 @@ class Case(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     OVERDUE_FIELD_NUMBER: _ClassVar[int]
     SUPERVISED_FIELD_NUMBER: _ClassVar[int]
+    ASSISTING_UNIT_CODES_FIELD_NUMBER: _ClassVar[int]
+    DISPOSITION_FIELD_NUMBER: _ClassVar[int]
+    SATISFACTION_FIELD_NUMBER: _ClassVar[int]
+    REWORK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REOPEN_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MERGED_INTO_CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    MERGED_CASE_IDS_FIELD_NUMBER: _ClassVar[int]
+    REMINDER_TIME_FIELD_NUMBER: _ClassVar[int]
+    PENDING_EXTENSION_HOURS_FIELD_NUMBER: _ClassVar[int]
+    COMMUNITY_NAME_FIELD_NUMBER: _ClassVar[int]
+    STREET_NAME_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: CaseStatus
     level: Level
@@ -167,4 +212,35 @@ class Case(_message.Message):
     history: _containers.RepeatedCompositeFieldContainer[HistoryEntry]
     overdue: bool
     supervised: bool
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ...) -> None: ...
+    assisting_unit_codes: _containers.RepeatedScalarFieldContainer[str]
+    disposition: Disposition
+    satisfaction: Satisfaction
+    rework_count: int
+    reopen_count: int
+    merged_into_case_id: str
+    merged_case_ids: _containers.RepeatedScalarFieldContainer[str]
+    reminder_time: _timestamp_pb2.Timestamp
+    pending_extension_hours: float
+    community_name: str
+    street_name: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ...) -> None: ...
+
+class Indicator(_message.Message):
+    __slots__ = ("id", "label", "numerator", "denominator", "value", "formula_id", "formula", "rate")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    NUMERATOR_FIELD_NUMBER: _ClassVar[int]
+    DENOMINATOR_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_FIELD_NUMBER: _ClassVar[int]
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    label: str
+    numerator: int
+    denominator: int
+    value: float
+    formula_id: str
+    formula: str
+    rate: bool
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., value: _Optional[float] = ..., formula_id: _Optional[str] = ..., formula: _Optional[str] = ..., rate: _Optional[bool] = ...) -> None: ...

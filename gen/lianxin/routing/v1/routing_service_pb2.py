@@ -22,36 +22,81 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lianxin.routing.v1 import resources_pb2 as lianxin_dot_routing_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lianxin/routing/v1/routing_service.proto\x12\x12lianxin.routing.v1\x1a\"lianxin/routing/v1/resources.proto\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"9\n\x0fGetCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"F\n\x11\x41\x63\x63\x65ptCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"<\n\x12\x41\x63\x63\x65ptCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"t\n\x12ResolveCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06result\x18\x03 \x01(\t\x12)\n\x06photos\x18\x04 \x03(\x0b\x32\x19.lianxin.routing.v1.Photo\"=\n\x13ResolveCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"E\n\x10\x43loseCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\";\n\x11\x43loseCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"\x80\x01\n\x14ListWorkQueueRequest\x12\x11\n\tunit_code\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.lianxin.routing.v1.CaseStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\"Y\n\x15ListWorkQueueResponse\x12\'\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x18.lianxin.routing.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe1\x03\n\x0eRoutingService\x12R\n\x07GetCase\x12\".lianxin.routing.v1.GetCaseRequest\x1a#.lianxin.routing.v1.GetCaseResponse\x12[\n\nAcceptCase\x12%.lianxin.routing.v1.AcceptCaseRequest\x1a&.lianxin.routing.v1.AcceptCaseResponse\x12^\n\x0bResolveCase\x12&.lianxin.routing.v1.ResolveCaseRequest\x1a\'.lianxin.routing.v1.ResolveCaseResponse\x12X\n\tCloseCase\x12$.lianxin.routing.v1.CloseCaseRequest\x1a%.lianxin.routing.v1.CloseCaseResponse\x12\x64\n\rListWorkQueue\x12(.lianxin.routing.v1.ListWorkQueueRequest\x1a).lianxin.routing.v1.ListWorkQueueResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(lianxin/routing/v1/routing_service.proto\x12\x12lianxin.routing.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"lianxin/routing/v1/resources.proto\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"9\n\x0fGetCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"F\n\x11\x41\x63\x63\x65ptCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\"<\n\x12\x41\x63\x63\x65ptCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"\x8e\x01\n\x12ResolveCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06result\x18\x03 \x01(\t\x12)\n\x06photos\x18\x04 \x03(\x0b\x32\x19.lianxin.routing.v1.Photo\x12\x18\n\x10\x61\x63ting_unit_code\x18\x05 \x01(\t\"=\n\x13ResolveCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"E\n\x10\x43loseCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0c\n\x04note\x18\x03 \x01(\t\";\n\x11\x43loseCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"\xd9\x01\n\x14ListWorkQueueRequest\x12\x11\n\tunit_code\x18\x01 \x01(\t\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.lianxin.routing.v1.CaseStatus\x12\x11\n\tpage_size\x18\x03 \x01(\x05\x12\x12\n\npage_token\x18\x04 \x01(\t\x12\x14\n\x0coverdue_only\x18\x05 \x01(\x08\x12\x17\n\x0fsupervised_only\x18\x06 \x01(\x08\x12(\n\x05level\x18\x07 \x01(\x0e\x32\x19.lianxin.routing.v1.Level\"Y\n\x15ListWorkQueueResponse\x12\'\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x18.lianxin.routing.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"H\n\x11ReturnCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"<\n\x12ReturnCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"\x95\x01\n\x15RedispatchCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63ting_unit_code\x18\x03 \x01(\t\x12\x11\n\tunit_code\x18\x04 \x01(\t\x12\x1c\n\x14\x61ssisting_unit_codes\x18\x05 \x03(\t\x12\x0c\n\x04note\x18\x06 \x01(\t\"@\n\x16RedispatchCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"{\n\x13\x45scalateCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x11\n\tunit_code\x18\x04 \x01(\t\x12\x1c\n\x14\x61ssisting_unit_codes\x18\x05 \x03(\t\">\n\x14\x45scalateCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"]\n\x17RequestExtensionRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\r\n\x05hours\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"B\n\x18RequestExtensionResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"f\n\x17\x41pproveExtensionRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63ting_unit_code\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\"B\n\x18\x41pproveExtensionResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"g\n\x16RefuseExtensionRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63ting_unit_code\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\"A\n\x17RefuseExtensionResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"N\n\x12\x45xplainCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65xplanation\x18\x03 \x01(\t\"=\n\x13\x45xplainCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"H\n\x11ReworkCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"<\n\x12ReworkCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"|\n\x0fRateCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x36\n\x0csatisfaction\x18\x03 \x01(\x0e\x32 .lianxin.routing.v1.Satisfaction\x12\x0c\n\x04note\x18\x04 \x01(\t\"L\n\x10RateCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\x12\x10\n\x08reopened\x18\x02 \x01(\x08\"\x96\x01\n\x14SuperviseCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x12\n\nrequest_id\x18\x02 \x01(\t\x12\x18\n\x10\x61\x63ting_unit_code\x18\x03 \x01(\t\x12\x0c\n\x04note\x18\x04 \x01(\t\x12\x31\n\rdeadline_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"?\n\x15SuperviseCaseResponse\x12&\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"\x82\x01\n\x0fGetStatsRequest\x12\x11\n\tunit_code\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb6\x01\n\x10GetStatsResponse\x12\x11\n\tunit_code\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x31\n\nindicators\x18\x04 \x03(\x0b\x32\x1d.lianxin.routing.v1.Indicator2\xa5\x0c\n\x0eRoutingService\x12R\n\x07GetCase\x12\".lianxin.routing.v1.GetCaseRequest\x1a#.lianxin.routing.v1.GetCaseResponse\x12[\n\nAcceptCase\x12%.lianxin.routing.v1.AcceptCaseRequest\x1a&.lianxin.routing.v1.AcceptCaseResponse\x12^\n\x0bResolveCase\x12&.lianxin.routing.v1.ResolveCaseRequest\x1a\'.lianxin.routing.v1.ResolveCaseResponse\x12X\n\tCloseCase\x12$.lianxin.routing.v1.CloseCaseRequest\x1a%.lianxin.routing.v1.CloseCaseResponse\x12\x64\n\rListWorkQueue\x12(.lianxin.routing.v1.ListWorkQueueRequest\x1a).lianxin.routing.v1.ListWorkQueueResponse\x12[\n\nReturnCase\x12%.lianxin.routing.v1.ReturnCaseRequest\x1a&.lianxin.routing.v1.ReturnCaseResponse\x12g\n\x0eRedispatchCase\x12).lianxin.routing.v1.RedispatchCaseRequest\x1a*.lianxin.routing.v1.RedispatchCaseResponse\x12\x61\n\x0c\x45scalateCase\x12\'.lianxin.routing.v1.EscalateCaseRequest\x1a(.lianxin.routing.v1.EscalateCaseResponse\x12m\n\x10RequestExtension\x12+.lianxin.routing.v1.RequestExtensionRequest\x1a,.lianxin.routing.v1.RequestExtensionResponse\x12m\n\x10\x41pproveExtension\x12+.lianxin.routing.v1.ApproveExtensionRequest\x1a,.lianxin.routing.v1.ApproveExtensionResponse\x12j\n\x0fRefuseExtension\x12*.lianxin.routing.v1.RefuseExtensionRequest\x1a+.lianxin.routing.v1.RefuseExtensionResponse\x12^\n\x0b\x45xplainCase\x12&.lianxin.routing.v1.ExplainCaseRequest\x1a\'.lianxin.routing.v1.ExplainCaseResponse\x12[\n\nReworkCase\x12%.lianxin.routing.v1.ReworkCaseRequest\x1a&.lianxin.routing.v1.ReworkCaseResponse\x12U\n\x08RateCase\x12#.lianxin.routing.v1.RateCaseRequest\x1a$.lianxin.routing.v1.RateCaseResponse\x12\x64\n\rSuperviseCase\x12(.lianxin.routing.v1.SuperviseCaseRequest\x1a).lianxin.routing.v1.SuperviseCaseResponse\x12U\n\x08GetStats\x12#.lianxin.routing.v1.GetStatsRequest\x1a$.lianxin.routing.v1.GetStatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianxin.routing.v1.routing_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETCASEREQUEST']._serialized_start=100
-  _globals['_GETCASEREQUEST']._serialized_end=133
-  _globals['_GETCASERESPONSE']._serialized_start=135
-  _globals['_GETCASERESPONSE']._serialized_end=192
-  _globals['_ACCEPTCASEREQUEST']._serialized_start=194
-  _globals['_ACCEPTCASEREQUEST']._serialized_end=264
-  _globals['_ACCEPTCASERESPONSE']._serialized_start=266
-  _globals['_ACCEPTCASERESPONSE']._serialized_end=326
-  _globals['_RESOLVECASEREQUEST']._serialized_start=328
-  _globals['_RESOLVECASEREQUEST']._serialized_end=444
-  _globals['_RESOLVECASERESPONSE']._serialized_start=446
-  _globals['_RESOLVECASERESPONSE']._serialized_end=507
-  _globals['_CLOSECASEREQUEST']._serialized_start=509
-  _globals['_CLOSECASEREQUEST']._serialized_end=578
-  _globals['_CLOSECASERESPONSE']._serialized_start=580
-  _globals['_CLOSECASERESPONSE']._serialized_end=639
-  _globals['_LISTWORKQUEUEREQUEST']._serialized_start=642
-  _globals['_LISTWORKQUEUEREQUEST']._serialized_end=770
-  _globals['_LISTWORKQUEUERESPONSE']._serialized_start=772
-  _globals['_LISTWORKQUEUERESPONSE']._serialized_end=861
-  _globals['_ROUTINGSERVICE']._serialized_start=864
-  _globals['_ROUTINGSERVICE']._serialized_end=1345
+  _globals['_GETCASEREQUEST']._serialized_start=133
+  _globals['_GETCASEREQUEST']._serialized_end=166
+  _globals['_GETCASERESPONSE']._serialized_start=168
+  _globals['_GETCASERESPONSE']._serialized_end=225
+  _globals['_ACCEPTCASEREQUEST']._serialized_start=227
+  _globals['_ACCEPTCASEREQUEST']._serialized_end=297
+  _globals['_ACCEPTCASERESPONSE']._serialized_start=299
+  _globals['_ACCEPTCASERESPONSE']._serialized_end=359
+  _globals['_RESOLVECASEREQUEST']._serialized_start=362
+  _globals['_RESOLVECASEREQUEST']._serialized_end=504
+  _globals['_RESOLVECASERESPONSE']._serialized_start=506
+  _globals['_RESOLVECASERESPONSE']._serialized_end=567
+  _globals['_CLOSECASEREQUEST']._serialized_start=569
+  _globals['_CLOSECASEREQUEST']._serialized_end=638
+  _globals['_CLOSECASERESPONSE']._serialized_start=640
+  _globals['_CLOSECASERESPONSE']._serialized_end=699
+  _globals['_LISTWORKQUEUEREQUEST']._serialized_start=702
+  _globals['_LISTWORKQUEUEREQUEST']._serialized_end=919
+  _globals['_LISTWORKQUEUERESPONSE']._serialized_start=921
+  _globals['_LISTWORKQUEUERESPONSE']._serialized_end=1010
+  _globals['_RETURNCASEREQUEST']._serialized_start=1012
+  _globals['_RETURNCASEREQUEST']._serialized_end=1084
+  _globals['_RETURNCASERESPONSE']._serialized_start=1086
+  _globals['_RETURNCASERESPONSE']._serialized_end=1146
+  _globals['_REDISPATCHCASEREQUEST']._serialized_start=1149
+  _globals['_REDISPATCHCASEREQUEST']._serialized_end=1298
+  _globals['_REDISPATCHCASERESPONSE']._serialized_start=1300
+  _globals['_REDISPATCHCASERESPONSE']._serialized_end=1364
+  _globals['_ESCALATECASEREQUEST']._serialized_start=1366
+  _globals['_ESCALATECASEREQUEST']._serialized_end=1489
+  _globals['_ESCALATECASERESPONSE']._serialized_start=1491
+  _globals['_ESCALATECASERESPONSE']._serialized_end=1553
+  _globals['_REQUESTEXTENSIONREQUEST']._serialized_start=1555
+  _globals['_REQUESTEXTENSIONREQUEST']._serialized_end=1648
+  _globals['_REQUESTEXTENSIONRESPONSE']._serialized_start=1650
+  _globals['_REQUESTEXTENSIONRESPONSE']._serialized_end=1716
+  _globals['_APPROVEEXTENSIONREQUEST']._serialized_start=1718
+  _globals['_APPROVEEXTENSIONREQUEST']._serialized_end=1820
+  _globals['_APPROVEEXTENSIONRESPONSE']._serialized_start=1822
+  _globals['_APPROVEEXTENSIONRESPONSE']._serialized_end=1888
+  _globals['_REFUSEEXTENSIONREQUEST']._serialized_start=1890
+  _globals['_REFUSEEXTENSIONREQUEST']._serialized_end=1993
+  _globals['_REFUSEEXTENSIONRESPONSE']._serialized_start=1995
+  _globals['_REFUSEEXTENSIONRESPONSE']._serialized_end=2060
+  _globals['_EXPLAINCASEREQUEST']._serialized_start=2062
+  _globals['_EXPLAINCASEREQUEST']._serialized_end=2140
+  _globals['_EXPLAINCASERESPONSE']._serialized_start=2142
+  _globals['_EXPLAINCASERESPONSE']._serialized_end=2203
+  _globals['_REWORKCASEREQUEST']._serialized_start=2205
+  _globals['_REWORKCASEREQUEST']._serialized_end=2277
+  _globals['_REWORKCASERESPONSE']._serialized_start=2279
+  _globals['_REWORKCASERESPONSE']._serialized_end=2339
+  _globals['_RATECASEREQUEST']._serialized_start=2341
+  _globals['_RATECASEREQUEST']._serialized_end=2465
+  _globals['_RATECASERESPONSE']._serialized_start=2467
+  _globals['_RATECASERESPONSE']._serialized_end=2543
+  _globals['_SUPERVISECASEREQUEST']._serialized_start=2546
+  _globals['_SUPERVISECASEREQUEST']._serialized_end=2696
+  _globals['_SUPERVISECASERESPONSE']._serialized_start=2698
+  _globals['_SUPERVISECASERESPONSE']._serialized_end=2761
+  _globals['_GETSTATSREQUEST']._serialized_start=2764
+  _globals['_GETSTATSREQUEST']._serialized_end=2894
+  _globals['_GETSTATSRESPONSE']._serialized_start=2897
+  _globals['_GETSTATSRESPONSE']._serialized_end=3079
+  _globals['_ROUTINGSERVICE']._serialized_start=3082
+  _globals['_ROUTINGSERVICE']._serialized_end=4655
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,61 @@ class RoutingServiceStub:
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListWorkQueueRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListWorkQueueResponse.FromString,
                 _registered_method=True)
+        self.ReturnCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/ReturnCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.FromString,
+                _registered_method=True)
+        self.RedispatchCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/RedispatchCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseResponse.FromString,
+                _registered_method=True)
+        self.EscalateCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/EscalateCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.EscalateCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.EscalateCaseResponse.FromString,
+                _registered_method=True)
+        self.RequestExtension = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/RequestExtension',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RequestExtensionRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RequestExtensionResponse.FromString,
+                _registered_method=True)
+        self.ApproveExtension = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/ApproveExtension',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ApproveExtensionRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ApproveExtensionResponse.FromString,
+                _registered_method=True)
+        self.RefuseExtension = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/RefuseExtension',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RefuseExtensionRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RefuseExtensionResponse.FromString,
+                _registered_method=True)
+        self.ExplainCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/ExplainCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ExplainCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ExplainCaseResponse.FromString,
+                _registered_method=True)
+        self.ReworkCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/ReworkCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReworkCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReworkCaseResponse.FromString,
+                _registered_method=True)
+        self.RateCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/RateCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RateCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RateCaseResponse.FromString,
+                _registered_method=True)
+        self.SuperviseCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/SuperviseCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.SuperviseCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.SuperviseCaseResponse.FromString,
+                _registered_method=True)
+        self.GetStats = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/GetStats',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -101,6 +156,84 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReturnCase(self, request, context):
+        """退回: the assigned unit says the case was wrongly dispatched to it, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RedispatchCase(self, request, context):
+        """派单: a level above sends a returned case to another unit or department.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EscalateCase(self, request, context):
+        """上报: the assigned unit hands the case one level up, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestExtension(self, request, context):
+        """延期申请: the assigned unit asks for more working hours, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveExtension(self, request, context):
+        """延期批准: the level above grants the extension asked for.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RefuseExtension(self, request, context):
+        """延期驳回: the level above refuses it, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExplainCase(self, request, context):
+        """解释说明: the case cannot be solved now; the explanation goes to the citizen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReworkCase(self, request, context):
+        """返工: the closing check failed; the case goes back to the unit, counted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RateCase(self, request, context):
+        """回访: records the citizen's satisfaction with a closed case; an answer the policy
+        names reopens it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SuperviseCase(self, request, context):
+        """督办: a unit above the case flags it with a note and a new deadline.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStats(self, request, context):
+        """The key figures of a unit's area over a period, computed from the stored history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +261,61 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ListWorkQueue,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListWorkQueueRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListWorkQueueResponse.SerializeToString,
+            ),
+            'ReturnCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.SerializeToString,
+            ),
+            'RedispatchCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.RedispatchCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseResponse.SerializeToString,
+            ),
+            'EscalateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.EscalateCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.EscalateCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.EscalateCaseResponse.SerializeToString,
+            ),
+            'RequestExtension': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestExtension,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RequestExtensionRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RequestExtensionResponse.SerializeToString,
+            ),
+            'ApproveExtension': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveExtension,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ApproveExtensionRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ApproveExtensionResponse.SerializeToString,
+            ),
+            'RefuseExtension': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefuseExtension,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RefuseExtensionRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RefuseExtensionResponse.SerializeToString,
+            ),
+            'ExplainCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExplainCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ExplainCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ExplainCaseResponse.SerializeToString,
+            ),
+            'ReworkCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReworkCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReworkCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReworkCaseResponse.SerializeToString,
+            ),
+            'RateCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.RateCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RateCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RateCaseResponse.SerializeToString,
+            ),
+            'SuperviseCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.SuperviseCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.SuperviseCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.SuperviseCaseResponse.SerializeToString,
+            ),
+            'GetStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStats,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +454,303 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/ListWorkQueue',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListWorkQueueRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListWorkQueueResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/ReturnCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RedispatchCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/RedispatchCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EscalateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/EscalateCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.EscalateCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.EscalateCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestExtension(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/RequestExtension',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RequestExtensionRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RequestExtensionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveExtension(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/ApproveExtension',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ApproveExtensionRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ApproveExtensionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefuseExtension(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/RefuseExtension',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RefuseExtensionRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RefuseExtensionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExplainCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/ExplainCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ExplainCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ExplainCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReworkCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/ReworkCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReworkCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReworkCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RateCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/RateCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RateCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RateCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SuperviseCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/SuperviseCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.SuperviseCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.SuperviseCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/GetStats',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
