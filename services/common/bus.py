@@ -24,7 +24,13 @@ import nats
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, StorageType, StreamConfig
+from nats.js.api import (
+    AckPolicy,
+    ConsumerConfig,
+    DeliverPolicy,
+    StorageType,
+    StreamConfig,
+)
 from nats.js.errors import NotFoundError
 from sqlalchemy import (
     Column,
@@ -196,8 +202,11 @@ class OutboxRelay:
         outbox: Table,
         batch: int = 256,
         poll_seconds: float = 1.0,
+        ack_timeout: float = 10.0,
     ) -> None:
         self.service = service
+        self.ack_timeout = ack_timeout
+        self._published_by_type: dict[str, Any] = {}
         self.db = db
         self.js = js
         self.outbox = outbox
@@ -209,6 +218,14 @@ class OutboxRelay:
     def kick(self) -> None:
         """Tell the relay there is something new (called after a commit that staged)."""
         self._wake.set()
+
+    def _published(self, subject: str) -> None:
+        child = self._published_by_type.get(subject)
+        if child is None:
+            child = self._published_by_type[subject] = telemetry.EVENTS_PUBLISHED.labels(
+                self.service, subject.removeprefix(SUBJECT_PREFIX)
+            )
+        child.inc()
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -245,19 +262,28 @@ class OutboxRelay:
         if not rows:
             return 0
 
-        async def publish(row: Any) -> None:
+        # Pipelined: every message is on the wire before the first ack is awaited; the acks
+        # come back on one reply subscription (no task or timer per message).
+        futures: list[asyncio.Future[Any]] = []
+        for row in rows:
             headers = {"Nats-Msg-Id": row.event_id}
             if row.traceparent:
                 headers["traceparent"] = row.traceparent
-            await self.js.publish(row.subject, bytes(row.payload), headers=headers)
-            telemetry.EVENTS_PUBLISHED.labels(
-                self.service, row.subject.removeprefix(SUBJECT_PREFIX)
-            ).inc()
-
-        # Pipelined: every publish is on the wire before the first ack is awaited.
-        results = await asyncio.gather(*(publish(r) for r in rows), return_exceptions=True)
-        done = [r.seq for r, res in zip(rows, results, strict=True) if res is None]
-        failed = [res for res in results if isinstance(res, BaseException)]
+            futures.append(
+                await self.js.publish_async(row.subject, bytes(row.payload), headers=headers)
+            )
+        _, late = await asyncio.wait(futures, timeout=self.ack_timeout)
+        for f in late:
+            f.cancel()  # frees its place among nats.py's pending publishes
+        done, failed = [], []
+        for row, f in zip(rows, futures, strict=True):
+            if f.cancelled():
+                failed.append(TimeoutError(f"no ack from JetStream for {row.event_id}"))
+            elif f.exception() is not None:
+                failed.append(f.exception())
+            else:
+                done.append(row.seq)
+                self._published(row.subject)
         if done:
             await self.db.write(lambda conn: conn.execute(delete(o).where(o.c.seq.in_(done))))
             self._backlog.set(backlog - len(done))
