@@ -9,7 +9,7 @@ BUF    := .tools/node_modules/.bin/buf
 GEN    := gen
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: all setup run test test-fast lint protos check-protos bench clean help
+.PHONY: all setup run test test-fast lint protos check-protos bench clean help postgres
 
 all: test
 
@@ -44,9 +44,31 @@ lint: setup
 	$(BIN)/ruff check services tests bench
 	$(BIN)/ruff format --check services tests bench
 
+# PostgreSQL binaries for the tests that run on both databases (tests/postgres.py starts a
+# throwaway server per test session; nothing is left running). Installs Debian's package
+# when missing and we may (root, as in CI, or passwordless sudo), without its default
+# cluster; otherwise says so, and the PostgreSQL variants of those tests are skipped.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+	    echo "PostgreSQL is not installed (apt-get install postgresql needs root): its tests will be skipped"; \
+	    exit 0; fi; \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "PostgreSQL is not installed and there is no apt-get: its tests will be skipped"; exit 0; fi; \
+	  echo "installing PostgreSQL (apt-get install postgresql) ..."; \
+	  $$sudo mkdir -p /etc/postgresql-common; \
+	  grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf || \
+	    printf '\ncreate_main_cluster = false\n' | \
+	    $$sudo tee -a /etc/postgresql-common/createcluster.conf >/dev/null; \
+	  { $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq postgresql; } \
+	    >/tmp/lianxin-postgres-install.log 2>&1 || \
+	    { echo "apt-get install postgresql failed: see /tmp/lianxin-postgres-install.log"; exit 1; }; \
+	fi
+
 # Every test, the slow fault tests included (they are marked `slow`: `make test-fast`
 # leaves them out while you work).
-test: setup lint
+test: setup lint postgres
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: setup

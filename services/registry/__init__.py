@@ -1,1 +1,3 @@
-"""registry: the grid map (district → street → community → grid), its staff and departments."""
+"""registry: the grid map (district → street → community → grid) and the base data on it —
+buildings, households, persons with their ledger tags, staff and departments. See
+README.md in this directory."""

@@ -7,8 +7,9 @@ import logging
 from lianxin.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
 from services.common.db import Database
 from services.common.server import ServiceHost, run_until_signalled
-from services.registry import demo, domain, metrics, store
+from services.registry import demo, domain, events, metrics, store
 from services.registry.api import RegistryServicer
+from services.registry.cases import CaseDirectory
 from services.registry.config import RegistrySettings
 
 log = logging.getLogger(__name__)
@@ -17,19 +18,34 @@ SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService
 
 
 async def create_server(settings: RegistrySettings) -> ServiceHost:
-    # No bus yet: registry publishes no events (registry.* changes come with imports).
     host = ServiceHost("registry", settings)
     db = host.open_database(store.MIGRATIONS)
     try:
         grid_map = await _load(db, settings)
+        await host.connect_bus()
     except BaseException:
         db.close()
+        if host.nc is not None:
+            await host.nc.close()
         raise
     for word, level in domain.LEVELS.items():
         metrics.UNITS.labels(word).set(grid_map.count(level))
-    servicer = RegistryServicer(db=db, grid_map=grid_map)
+    relay = host.relay(store.outbox)
+    routing = host.channel(settings.routing_target) if settings.routing_target else None
+    servicer = RegistryServicer(
+        db=db,
+        grid_map=grid_map,
+        relay=relay,
+        cases=CaseDirectory(routing, timeout=settings.routing_timeout_seconds),
+    )
     host.add_service(
         registry_service_pb2_grpc.add_RegistryServiceServicer_to_server, servicer, SERVICE_NAME
+    )
+    host.consume(
+        name=events.CONSUMER,
+        inbox=store.inbox,
+        filter_subject=events.SUBJECTS,
+        handler=events.CaseLinker(db).handle,
     )
     return host
 

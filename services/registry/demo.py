@@ -7,22 +7,26 @@ checked whole before anything is written: codes unique and nested (a child's cod
 its parent's, a grid's is its community's plus three digits), levels one apart, geometries
 valid Polygons or MultiPolygons, every unit covered by its parent, staff pointing at units,
 departments and grids that exist.
+
+Its buildings, households and persons are files next to it (`ledger_paths()`), read and
+written by the importer in the same transaction as the units: the demo goes in whole or
+not at all.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import shapely
-from shapely.geometry import shape
 from sqlalchemy import Connection
 
 from lianxin.registry.v1 import resources_pb2 as res
-from services.registry import domain, store
+from services.common.errors import InvalidArgument
+from services.registry import domain, importer, store
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 MAX_PROBLEMS = 20
@@ -38,59 +42,55 @@ class DemoData:
     staff: list[dict[str, Any]]
     staff_grids: list[dict[str, Any]]
     departments: list[dict[str, Any]]
+    # Buildings, households and persons, read and checked row by row (applied in order).
+    ledgers: list[importer.Batch] = field(default_factory=list)
+
+
+LEDGERS = (
+    ("buildings.geojson", res.IMPORT_KIND_BUILDINGS),
+    ("households.csv", res.IMPORT_KIND_HOUSEHOLDS),
+    ("persons.csv", res.IMPORT_KIND_PERSONS),
+)
+
+
+def ledger_paths(path: Path) -> list[tuple[Path, int]]:
+    """The demo's buildings, households and persons: files next to the demo file named
+    <stem>-buildings.geojson, <stem>-households.csv, <stem>-persons.csv (when present)."""
+    found = [(path.with_name(f"{path.stem}-{suffix}"), kind) for suffix, kind in LEDGERS]
+    return [(p, kind) for p, kind in found if p.exists()]
 
 
 def load_file(path: Path) -> DemoData:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
+        ledgers = []
+        for ledger, kind in ledger_paths(path):
+            ledgers.append(
+                importer.read(kind=kind, fmt=0, file_name=ledger.name, content=ledger.read_bytes())
+            )
     except (OSError, ValueError) as exc:
         raise DemoDataError(f"{path}: cannot read: {exc}") from exc
+    except InvalidArgument as exc:
+        raise DemoDataError(f"{path}: {exc.message}") from exc
     try:
-        return parse(doc)
+        return parse(doc, ledgers=ledgers)
     except DemoDataError as exc:
         raise DemoDataError(f"{path}: {exc}") from exc
 
 
-def parse(doc: dict[str, Any]) -> DemoData:
+def parse(doc: dict[str, Any], *, ledgers: list[importer.Batch] | None = None) -> DemoData:
     """Rows for every table, or DemoDataError listing what is wrong."""
     problems: list[str] = []
+    features = doc.get("features", [])
+    batch = importer.read_units(features if isinstance(features, list) else [])
+    for r in batch.rejected:
+        for name, description in r.problems:
+            problems.append(f"features[{r.row}] ({r.key or 'no code'}): {name} {description}")
     units: dict[str, dict[str, Any]] = {}
     geoms: dict[str, Any] = {}
-    for i, f in enumerate(doc.get("features", [])):
-        p = f.get("properties") or {}
-        code = str(p.get("code", ""))
-        where = f"features[{i}] ({code or 'no code'})"
-        if not code or code in units:
-            problems.append(f"{where}: code missing or repeated")
-            continue
-        if not p.get("name") or not p.get("type_name"):
-            problems.append(f"{where}: name and type_name are required")
-        if p.get("level") not in domain.LEVELS:
-            problems.append(f"{where}: level must be one of {', '.join(domain.LEVELS)}")
-            continue
-        try:
-            geom = shape(f["geometry"])
-        except Exception as exc:
-            problems.append(f"{where}: unreadable geometry ({exc})")
-            continue
-        if geom.geom_type not in ("Polygon", "MultiPolygon") or geom.is_empty:
-            problems.append(f"{where}: geometry must be a non-empty Polygon or MultiPolygon")
-            continue
-        if not geom.is_valid:
-            problems.append(f"{where}: invalid geometry ({shapely.is_valid_reason(geom)})")
-            continue
-        lat, lon = domain.inside_point(geom)
-        geoms[code] = geom
-        units[code] = {
-            "code": code,
-            "name": str(p.get("name", "")),
-            "level": domain.LEVELS[p["level"]],
-            "type_name": str(p.get("type_name", "")),
-            "parent_code": str(p.get("parent_code") or ""),
-            "boundary_geojson": json.dumps(f["geometry"], separators=(",", ":")),
-            "centroid_lat": lat,
-            "centroid_lon": lon,
-        }
+    for row in batch.rows:
+        geoms[row["code"]] = row["_geom"]
+        units[row["code"]] = {k: v for k, v in row.items() if not k.startswith("_")}
     for code, u in units.items():
         problems.extend(f"unit {code}: {m}" for m in _unit_problems(u, units, geoms))
 
@@ -138,11 +138,18 @@ def parse(doc: dict[str, Any]) -> DemoData:
         )
         staff_grids.extend({"staff_id": sid, "grid_code": g} for g in sorted(set(grids)))
 
+    for ledger in ledgers or []:
+        for r in ledger.rejected:
+            problems.append(f"{ledger.file_name} row {r.row}: {_say(r.problems)}")
     if problems:
         more = len(problems) - MAX_PROBLEMS
         shown = problems[:MAX_PROBLEMS] + ([f"… and {more} more"] if more > 0 else [])
         raise DemoDataError("; ".join(shown))
-    return DemoData(list(units.values()), staff, staff_grids, departments)
+    return DemoData(list(units.values()), staff, staff_grids, departments, ledgers or [])
+
+
+def _say(problems: list[tuple[str, str]]) -> str:
+    return "; ".join(f"{f} {d}" for f, d in problems)
 
 
 def _unit_problems(
@@ -177,4 +184,13 @@ def load_if_empty(conn: Connection, data: DemoData) -> bool:
         staff_grid_rows=data.staff_grids,
         department_rows=data.departments,
     )
+    now = datetime.now(UTC)
+    for batch in data.ledgers:
+        report = importer.apply(conn, batch, actor="system:demo", now=now).report
+        if report.rejected_count:
+            first = report.rejected[0]
+            raise DemoDataError(
+                f"{batch.file_name} row {first.row}: "
+                + "; ".join(f"{p.field} {p.description}" for p in first.problems)
+            )
     return True

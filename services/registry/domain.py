@@ -1,28 +1,34 @@
-"""registry's rules: valid requests, who may read personal data, the grid map in memory,
-and how stored rows read back as protos."""
+"""registry's rules: valid requests, who may see personal data, and how stored rows read
+back as protos (masked unless the caller may see more)."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from datetime import date
 from typing import Any
-
-from shapely import STRtree
-from shapely.geometry import Point, shape
-from shapely.geometry.base import BaseGeometry
 
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
+from services.common.auth import PII_READ, Principal
 from services.common.errors import Violations
-from services.common.interceptors import actor_var
-from services.common.pii import mask_phone
+from services.common.pii import mask_id_number, mask_phone
+from services.registry.geo import inside_point
+from services.registry.gridmap import GridMap, unit_to_proto
+from services.registry.idcard import age_on
+from services.registry.importer import LEVELS, tags_to_list
 
-LEVELS: dict[str, int] = {
-    "district": res.UNIT_LEVEL_DISTRICT,
-    "street": res.UNIT_LEVEL_STREET,
-    "community": res.UNIT_LEVEL_COMMUNITY,
-    "grid": res.UNIT_LEVEL_GRID,
-}
+__all__ = [
+    "LEVELS",
+    "ROLES",
+    "GridMap",
+    "full_view_refusal",
+    "inside_point",
+    "may_read_staff_phones",
+    "unit_to_proto",
+]
+
 ROLES: dict[str, int] = {
     "grid_manager": res.STAFF_ROLE_GRID_MANAGER,
     "grid_assistant": res.STAFF_ROLE_GRID_ASSISTANT,
@@ -30,7 +36,6 @@ ROLES: dict[str, int] = {
     "department_staff": res.STAFF_ROLE_DEPARTMENT_STAFF,
     "command_centre": res.STAFF_ROLE_COMMAND_CENTRE,
 }
-SERVICE_ACTOR_PREFIX = "service:"
 
 
 # --- requests ----------------------------------------------------------------------------
@@ -55,89 +60,37 @@ def check_enum(v: Violations, field: str, value: int, enum: Any) -> None:
         v.add(field, f"must be one of {', '.join(enum.keys()[1:])}")
 
 
+def wants_full(v: Violations, view: int) -> bool:
+    check_enum(v, "view", view, res.PersonalDataView)
+    return view == res.PERSONAL_DATA_VIEW_FULL
+
+
 # --- personal data -----------------------------------------------------------------------
 
 
-def may_read_pii(actor: str | None = None) -> bool:
-    """Whether the caller may see personal data (full phone numbers) unmasked.
-
-    THE SEAM for permissions: today internal service callers (actor `service:<name>`, e.g.
-    notify, which sends SMS) may, everyone else sees masked values. When JWT verification
-    lands in the request-id interceptor, this becomes "the token grants `pii:read` and
-    states a purpose"; callers of this function do not change.
-    """
-    who = actor_var.get() if actor is None else actor
-    return who.startswith(SERVICE_ACTOR_PREFIX)
+def may_read_staff_phones(p: Principal) -> bool:
+    """Staff phone numbers in full: internal services (notify sends the SMS, routing
+    names the handler) and callers holding `pii:read` who state a purpose."""
+    return p.is_service or (p.has(PII_READ) and bool(p.purpose))
 
 
-# --- geometry ----------------------------------------------------------------------------
-
-
-def inside_point(geom: BaseGeometry) -> tuple[float, float]:
-    """A (lat, lon) inside `geom`: its centroid when that is inside, else a point that is."""
-    p = geom.centroid
-    if not geom.covers(p):
-        p = geom.representative_point()
-    return round(p.y, 6), round(p.x, 6)
-
-
-class GridMap:
-    """Every unit by code, and an STRtree over grid polygons, for LocateGrid in memory.
-
-    Built from the units table at start (and to be rebuilt after an import). Shapely works
-    in (x, y) = (lon, lat). A point on a shared edge touches two grids; the lowest grid
-    code wins, so the answer never depends on insertion order.
-    """
-
-    def __init__(self, unit_rows: list[Any]) -> None:
-        self.units: dict[str, res.Unit] = {r.code: unit_to_proto(r) for r in unit_rows}
-        grids = sorted(
-            (r for r in unit_rows if r.level == res.UNIT_LEVEL_GRID and r.boundary_geojson),
-            key=lambda r: r.code,
-        )
-        self._codes = [r.code for r in grids]
-        self._tree = STRtree([shape(json.loads(r.boundary_geojson)) for r in grids])
-
-    def __len__(self) -> int:
-        return len(self.units)
-
-    def count(self, level: int) -> int:
-        return sum(1 for u in self.units.values() if u.level == level)
-
-    def locate(self, lat: float, lon: float) -> svc.LocateGridResponse | None:
-        hits = self._tree.query(Point(lon, lat), predicate="intersects")
-        if len(hits) == 0:
-            return None
-        grid = self.units[self._codes[int(min(hits))]]
-        out = svc.LocateGridResponse(grid=grid)
-        parent = self.units.get(grid.parent_code)
-        while parent is not None:
-            if parent.level == res.UNIT_LEVEL_COMMUNITY:
-                out.community.CopyFrom(parent)
-            elif parent.level == res.UNIT_LEVEL_STREET:
-                out.street.CopyFrom(parent)
-            elif parent.level == res.UNIT_LEVEL_DISTRICT:
-                out.district.CopyFrom(parent)
-            parent = self.units.get(parent.parent_code)
-        return out
+def full_view_refusal(p: Principal, unit_codes: Iterable[str]) -> str:
+    """Why `p` may not see the full personal data of persons belonging to `unit_codes`;
+    "" when they may. Full values need the `pii:read` permission, a stated purpose, and
+    jurisdiction over every person shown."""
+    if not p.has(PII_READ):
+        return f"the {PII_READ} permission is required to see personal data in full"
+    if not p.purpose:
+        return "state a purpose (metadata x-lianxin-purpose) to see personal data in full"
+    if p.jurisdiction is None:
+        return "no jurisdiction stated (metadata x-lianxin-jurisdiction)"
+    outside = sorted({u or "(none)" for u in unit_codes if not p.covers(u)})
+    if outside:
+        return f"outside your jurisdiction {p.jurisdiction}: {', '.join(outside[:5])}"
+    return ""
 
 
 # --- rows → protos -----------------------------------------------------------------------
-
-
-def unit_to_proto(row: Any) -> res.Unit:
-    u = res.Unit(
-        code=row.code,
-        name=row.name,
-        level=row.level,
-        type_name=row.type_name,
-        parent_code=row.parent_code,
-        boundary_geojson=row.boundary_geojson,
-    )
-    if row.centroid_lat is not None:
-        u.centroid.latitude = row.centroid_lat
-        u.centroid.longitude = row.centroid_lon
-    return u
 
 
 def staff_to_proto(row: Any, grid_codes: list[str], *, unmasked: bool) -> res.Staff:
@@ -154,3 +107,50 @@ def staff_to_proto(row: Any, grid_codes: list[str], *, unmasked: bool) -> res.St
 
 def department_to_proto(row: Any) -> res.Department:
     return res.Department(code=row.code, name=row.name, district_code=row.district_code)
+
+
+def building_to_proto(row: Any, *, household_count: int = 0) -> res.Building:
+    return res.Building(
+        code=row.code,
+        name=row.name,
+        address=row.address,
+        location=res.LatLng(latitude=row.lat, longitude=row.lon),
+        footprint_geojson=row.footprint_geojson,
+        grid_code=row.grid_code,
+        household_count=household_count,
+    )
+
+
+def household_address(building_address: str, unit_number: str, room: str) -> str:
+    """ "<address><unit>单元<room>室", as store.household_address builds it in SQL."""
+    return building_address + (f"{unit_number}单元" if unit_number else "") + f"{room}室"
+
+
+def household_to_proto(row: Any, *, building_address: str, resident_count: int) -> res.Household:
+    return res.Household(
+        id=row.id,
+        building_code=row.building_code,
+        unit_number=row.unit_number,
+        room=row.room,
+        head_name=row.head_name,
+        grid_code=row.unit_code,
+        address=household_address(building_address, row.unit_number, row.room),
+        resident_count=resident_count,
+    )
+
+
+def person_to_proto(row: Any, *, full: bool, today: date | None = None) -> res.Person:
+    born = row.birth_date
+    return res.Person(
+        id=row.id,
+        name=row.name,
+        id_number=row.id_number if full else mask_id_number(row.id_number),
+        phone=row.phone if full else mask_phone(row.phone),
+        gender=row.gender,
+        age=age_on(born, today or date.today()),
+        birth_date=born.isoformat() if full else "",
+        household_id=row.household_id or "",
+        relation=row.relation,
+        unit_code=row.unit_code,
+        tags=tags_to_list(row.tags),
+    )

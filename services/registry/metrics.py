@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 LOCATE = Counter(
     "lianxin_registry_locate_total",
@@ -16,6 +16,18 @@ UNITS = Gauge(
 )
 PII_READS = Counter(
     "lianxin_registry_pii_reads_total",
-    "Staff records returned with unmasked phone numbers, by kind of caller.",
-    ["actor_kind"],
+    "Records of persons or staff returned or refused, by kind of caller (service, staff, "
+    "cli, other), view (masked, full) and outcome (granted, denied).",
+    ["actor_kind", "view", "outcome"],
+)
+IMPORTED_ROWS = Counter(
+    "lianxin_registry_imported_rows_total",
+    "Rows of imports, by kind (units, buildings, households, persons) and outcome "
+    "(inserted, updated, unchanged, rejected).",
+    ["kind", "outcome"],
+)
+AUDIT_SECONDS = Histogram(
+    "lianxin_registry_audit_seconds",
+    "Time to run a coverage audit (one page).",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )

@@ -15,10 +15,9 @@ from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
 from services.registry.app import create_server
-from services.registry.config import DEMO_FILE, RegistrySettings
-from services.registry.demo import DemoDataError
-from tests.conftest import running, settings_for
-from tests.registry.conftest import NO_NATS
+from services.registry.config import DEMO_FILE
+from services.registry.demo import DemoDataError, ledger_paths
+from tests.registry.conftest import registry_settings, serving
 
 AREA_TOLERANCE = 1e-9
 
@@ -31,44 +30,60 @@ async def all_staff(stub: RegistryServiceStub) -> list[res.Staff]:
     return list((await stub.ListStaff(svc.ListStaffRequest(page_size=1000))).staff)
 
 
-async def test_the_demo_loads_once_and_a_restart_does_not_duplicate_it(tmp_path: Path) -> None:
-    settings = settings_for(RegistrySettings, tmp_path, NO_NATS)
+async def test_the_demo_loads_once_and_a_restart_does_not_duplicate_it(
+    tmp_path: Path, registry_nats: str, fresh_database_url: str
+) -> None:
+    settings = registry_settings(tmp_path, registry_nats, fresh_database_url)
     counts = []
     for _ in range(2):
-        async with (
-            running(create_server, settings) as host,
-            grpc.aio.insecure_channel(host.address) as channel,
-        ):
-            stub = RegistryServiceStub(channel)
-            counts.append((len(await all_units(stub)), len(await all_staff(stub))))
+        async with serving(settings) as r:
+            summary = await r.stub.GetAreaSummary(svc.GetAreaSummaryRequest(unit_code="370402"))
+            counts.append(
+                (
+                    len(await all_units(r.stub)),
+                    len(await all_staff(r.stub)),
+                    summary.buildings,
+                    summary.households,
+                    summary.population,
+                )
+            )
     demo = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
-    assert counts == [(len(demo["features"]), len(demo["staff"]))] * 2
+    ledgers = {p.name.split("-")[-1]: p for p, _ in ledger_paths(DEMO_FILE)}
+    buildings = json.loads(ledgers["buildings.geojson"].read_text(encoding="utf-8"))
+    households = ledgers["households.csv"].read_text(encoding="utf-8").strip().splitlines()
+    persons = ledgers["persons.csv"].read_text(encoding="utf-8").strip().splitlines()
+    expected = (
+        len(demo["features"]),
+        len(demo["staff"]),
+        len(buildings["features"]),
+        len(households) - 1,
+        len(persons) - 1,
+    )
+    assert counts == [expected] * 2
 
 
-async def test_without_the_demo_the_registry_starts_empty(tmp_path: Path) -> None:
-    settings = settings_for(RegistrySettings, tmp_path, NO_NATS, load_demo=False)
-    async with (
-        running(create_server, settings) as host,
-        grpc.aio.insecure_channel(host.address) as channel,
-    ):
-        stub = RegistryServiceStub(channel)
-        assert await all_units(stub) == []
+async def test_without_the_demo_the_registry_starts_empty(
+    tmp_path: Path, registry_nats: str, fresh_database_url: str
+) -> None:
+    settings = registry_settings(tmp_path, registry_nats, fresh_database_url, load_demo=False)
+    async with serving(settings) as r:
+        assert await all_units(r.stub) == []
         with pytest.raises(grpc.aio.AioRpcError) as caught:
-            await stub.LocateGrid(
+            await r.stub.LocateGrid(
                 svc.LocateGridRequest(location=res.LatLng(latitude=34.8605, longitude=117.5585))
             )
         assert caught.value.code() == grpc.StatusCode.NOT_FOUND
 
 
 async def test_a_demo_file_with_a_grid_outside_its_community_stops_the_start(
-    tmp_path: Path,
+    tmp_path: Path, registry_nats: str, fresh_database_url: str
 ) -> None:
     doc = json.loads(DEMO_FILE.read_text(encoding="utf-8"))
     grid = next(f for f in doc["features"] if f["id"] == "370402003001001")
     grid["geometry"]["coordinates"] = [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]
     broken = tmp_path / "broken.json"
     broken.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
-    settings = settings_for(RegistrySettings, tmp_path, NO_NATS, demo_file=broken)
+    settings = registry_settings(tmp_path, registry_nats, fresh_database_url, demo_file=broken)
     with pytest.raises(DemoDataError, match="370402003001001: boundary is not inside"):
         await create_server(settings)
 

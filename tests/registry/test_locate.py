@@ -101,3 +101,43 @@ async def test_a_request_without_a_location_is_invalid_argument(
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     _, bad = error_details(caught.value)
     assert [v.field for v in bad.field_violations] == ["location"]
+
+
+def test_the_fast_lookup_agrees_with_the_strtree_on_shared_edges_and_corners() -> None:
+    import json
+    import random
+    from types import SimpleNamespace
+
+    import shapely
+
+    from services.registry import generate, importer
+    from services.registry.gridmap import GridMap
+
+    features, _ = generate.units(generate.SMALL, random.Random(7))
+    rows = [
+        SimpleNamespace(
+            code=f["properties"]["code"],
+            name=f["properties"]["name"],
+            level=importer.LEVELS[f["properties"]["level"]],
+            type_name=f["properties"]["type_name"],
+            parent_code=f["properties"]["parent_code"],
+            boundary_geojson=json.dumps(f["geometry"]),
+            centroid_lat=None,
+            centroid_lon=None,
+        )
+        for f in features
+    ]
+    grid_map = GridMap(rows)
+    rng = random.Random(1)
+    minx, miny, maxx, maxy = shapely.total_bounds(grid_map.geoms)
+    points = [
+        (rng.uniform(miny - 0.001, maxy + 0.001), rng.uniform(minx - 0.001, maxx + 0.001))
+        for _ in range(3000)
+    ]
+    # Every vertex of every grid: points on edges and corners shared by several grids.
+    for g in grid_map.geoms:
+        points += [(y, x) for x, y in g.exterior.coords]
+    fast = [grid_map.locate_code(lat, lon) for lat, lon in points]
+    assert fast == grid_map.locate_many([p[0] for p in points], [p[1] for p in points])
+    assert {c for c in fast if c} == set(grid_map.codes)
+    assert "" in fast

@@ -10,7 +10,8 @@ import pytest
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
-from services.registry.domain import may_read_pii
+from services.common.auth import PII_READ, principal_from_metadata
+from services.registry.domain import may_read_staff_phones
 
 MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 MOBILE = re.compile(r"^1[358]\d{9}$")
@@ -47,10 +48,18 @@ async def test_a_person_calling_as_themselves_still_sees_masked_phones(
     assert r.staff and all(MASKED.match(s.phone) for s in r.staff)
 
 
-def test_only_service_actors_may_read_personal_data() -> None:
-    assert may_read_pii("service:notify")
-    assert not may_read_pii("anonymous")
-    assert not may_read_pii("user:service:notify")
+def test_service_actors_and_pii_readers_with_a_purpose_see_staff_phones() -> None:
+    def may(**md: str) -> bool:
+        return may_read_staff_phones(
+            principal_from_metadata({f"x-lianxin-{k}": v for k, v in md.items()})
+        )
+
+    assert may(actor="service:notify")
+    assert not may(actor="anonymous")
+    assert not may(actor="user:service:notify")
+    assert not may(actor="service:")
+    assert not may(actor="staff-hanliyuan", permissions=PII_READ)
+    assert may(actor="staff-hanliyuan", permissions=PII_READ, purpose="dispatch")
 
 
 async def test_the_xinzhuang_electrician_is_found_by_unit_and_skill(

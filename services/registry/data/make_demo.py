@@ -9,19 +9,34 @@ below, so children share their parent's edges exactly: no gaps, no overlaps. The
 GeoJSON FeatureCollection (one Feature per unit, opens in any GIS tool) with two foreign
 members, "departments" and "staff". Names and phone numbers are made up.
 
+Next to it, the demo's base data as a district would import it (made with
+services.registry.generate.populate, seeded): demo-370402-buildings.geojson,
+demo-370402-households.csv and demo-370402-persons.csv — a few buildings per grid, their
+households and residents, every one recorded (the audit of the demo finds nothing).
+
 Fixed points the demo story relies on: 张胜起's home (lat 34.8605, lon 117.5585) lies in
 grid 370402003001001 of 辛庄社区, looked after by 韩丽源; the 辛庄社区 electrician is
-`staff-xinzhuang-electrician`.
+`staff-xinzhuang-electrician`. 张胜起 himself (an elderly man living alone, phone
+13806325566) lives in 辛庄路12号院3号楼 2单元301室 there.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
+import random
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+from shapely.geometry import shape
+
 OUT = Path(__file__).parent / "demo-370402.json"
+HOME = (34.8605, 117.5585)
+ZHANG_BUILDING = "370402003001001-B001"
+ZHANG = ["张胜起", "", "男", "1946-03-12", "13806325566", ZHANG_BUILDING, "2", "301", "户主"]
 
 Box = tuple[float, float, float, float]
 
@@ -201,13 +216,66 @@ def dump(doc: dict[str, Any]) -> str:
     return "\n".join([*lines, "}"]) + "\n"
 
 
+def ledgers(doc: dict[str, Any]) -> tuple[dict[str, Any], list[list[str]], list[list[str]]]:
+    """Buildings, households and persons of the demo grids, with 张胜起 at home."""
+    from services.registry import generate, idcard
+
+    by_code = {f["properties"]["code"]: f["properties"] for f in doc["features"]}
+    grids = []
+    for f in doc["features"]:
+        p = f["properties"]
+        if p["level"] == "grid":
+            community = by_code[p["parent_code"]]
+            street = by_code[community["parent_code"]]
+            grids.append((p["code"], shape(f["geometry"]), street["name"] + community["name"]))
+    n = len(grids)
+    feats, households, persons = generate.populate(
+        grids,
+        buildings=2 * n,
+        households=6 * n,
+        persons=14 * n,
+        rng=random.Random(370402),
+        today=date(2026, 11, 1),
+    )
+    home = next(f for f in feats if f["properties"]["code"] == ZHANG_BUILDING)
+    home["properties"].update(name="3号楼", address="龙山路街道辛庄社区辛庄路12号院3号楼")
+    home["geometry"] = {"type": "Point", "coordinates": [HOME[1], HOME[0]]}
+    zhang = list(ZHANG)
+    zhang[1] = idcard.make("370402", date(1946, 3, 12), 31)
+    households.insert(0, [ZHANG_BUILDING, "2", "301", "张胜起"])
+    persons.insert(0, [*zhang, "独居老人、退休人员"])
+    return {"type": "FeatureCollection", "features": feats}, households, persons
+
+
+def csv_text(headers: list[str], rows: list[list[str]]) -> str:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(headers)
+    w.writerows(rows)
+    return out.getvalue()
+
+
 def main() -> None:
+    from services.registry import generate
     from services.registry.demo import parse  # validates; raises on any broken rule
 
     doc = build()
     parse(doc)
     OUT.write_text(dump(doc), encoding="utf-8")
     print(f"wrote {OUT} ({len(doc['features'])} units, {len(doc['staff'])} staff)")
+    buildings, households, persons = ledgers(doc)
+    stem = OUT.with_suffix("")
+    Path(f"{stem}-buildings.geojson").write_text(dump(buildings), encoding="utf-8")
+    Path(f"{stem}-households.csv").write_text(
+        csv_text(generate.HOUSEHOLD_HEADERS, households), encoding="utf-8"
+    )
+    Path(f"{stem}-persons.csv").write_text(
+        csv_text(generate.PERSON_HEADERS, persons), encoding="utf-8"
+    )
+    print(
+        f"wrote {len(buildings['features'])} buildings, {len(households)} households, "
+        f"{len(persons)} persons next to it"
+    )
 
 
 if __name__ == "__main__":

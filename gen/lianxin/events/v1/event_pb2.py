@@ -25,22 +25,25 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lianxin.intake.v1 import resources_pb2 as lianxin_dot_intake_dot_v1_dot_resources__pb2
 from lianxin.notify.v1 import resources_pb2 as lianxin_dot_notify_dot_v1_dot_resources__pb2
+from lianxin.registry.v1 import resources_pb2 as lianxin_dot_registry_dot_v1_dot_resources__pb2
 from lianxin.routing.v1 import resources_pb2 as lianxin_dot_routing_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlianxin/events/v1/event.proto\x12\x11lianxin.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lianxin/intake/v1/resources.proto\x1a!lianxin/notify/v1/resources.proto\x1a\"lianxin/routing/v1/resources.proto\"\xae\x02\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63\x61se_id\x18\x05 \x01(\t\x12\x38\n\rcase_received\x18\n \x01(\x0b\x32\x1f.lianxin.events.v1.CaseReceivedH\x00\x12@\n\x11\x63\x61se_transitioned\x18\x0b \x01(\x0b\x32#.lianxin.events.v1.CaseTransitionedH\x00\x12<\n\x0f\x64\x65livery_result\x18\x0c \x01(\x0b\x32!.lianxin.events.v1.DeliveryResultH\x00\x42\x06\n\x04\x62ody\"5\n\x0c\x43\x61seReceived\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\"k\n\x10\x43\x61seTransitioned\x12/\n\x05\x65ntry\x18\x01 \x01(\x0b\x32 .lianxin.routing.v1.HistoryEntry\x12&\n\x04\x63\x61se\x18\x02 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"?\n\x0e\x44\x65liveryResult\x12-\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1b.lianxin.notify.v1.Deliveryb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dlianxin/events/v1/event.proto\x12\x11lianxin.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lianxin/intake/v1/resources.proto\x1a!lianxin/notify/v1/resources.proto\x1a#lianxin/registry/v1/resources.proto\x1a\"lianxin/routing/v1/resources.proto\"\xf0\x02\n\x05\x45vent\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12(\n\x04time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07\x63\x61se_id\x18\x05 \x01(\t\x12\x38\n\rcase_received\x18\n \x01(\x0b\x32\x1f.lianxin.events.v1.CaseReceivedH\x00\x12@\n\x11\x63\x61se_transitioned\x18\x0b \x01(\x0b\x32#.lianxin.events.v1.CaseTransitionedH\x00\x12<\n\x0f\x64\x65livery_result\x18\x0c \x01(\x0b\x32!.lianxin.events.v1.DeliveryResultH\x00\x12@\n\x11registry_imported\x18\x14 \x01(\x0b\x32#.lianxin.events.v1.RegistryImportedH\x00\x42\x06\n\x04\x62ody\"5\n\x0c\x43\x61seReceived\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\"k\n\x10\x43\x61seTransitioned\x12/\n\x05\x65ntry\x18\x01 \x01(\x0b\x32 .lianxin.routing.v1.HistoryEntry\x12&\n\x04\x63\x61se\x18\x02 \x01(\x0b\x32\x18.lianxin.routing.v1.Case\"?\n\x0e\x44\x65liveryResult\x12-\n\x08\x64\x65livery\x18\x01 \x01(\x0b\x32\x1b.lianxin.notify.v1.Delivery\"G\n\x10RegistryImported\x12\x33\n\x07summary\x18\x01 \x01(\x0b\x32\".lianxin.registry.v1.ImportSummaryb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianxin.events.v1.event_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_EVENT']._serialized_start=192
-  _globals['_EVENT']._serialized_end=494
-  _globals['_CASERECEIVED']._serialized_start=496
-  _globals['_CASERECEIVED']._serialized_end=549
-  _globals['_CASETRANSITIONED']._serialized_start=551
-  _globals['_CASETRANSITIONED']._serialized_end=658
-  _globals['_DELIVERYRESULT']._serialized_start=660
-  _globals['_DELIVERYRESULT']._serialized_end=723
+  _globals['_EVENT']._serialized_start=229
+  _globals['_EVENT']._serialized_end=597
+  _globals['_CASERECEIVED']._serialized_start=599
+  _globals['_CASERECEIVED']._serialized_end=652
+  _globals['_CASETRANSITIONED']._serialized_start=654
+  _globals['_CASETRANSITIONED']._serialized_end=761
+  _globals['_DELIVERYRESULT']._serialized_start=763
+  _globals['_DELIVERYRESULT']._serialized_end=826
+  _globals['_REGISTRYIMPORTED']._serialized_start=828
+  _globals['_REGISTRYIMPORTED']._serialized_end=899
 # @@protoc_insertion_point(module_scope)

@@ -60,6 +60,41 @@ class RegistryServiceStub:
                 request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListDepartmentsRequest.SerializeToString,
                 response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListDepartmentsResponse.FromString,
                 _registered_method=True)
+        self.AuditCoverage = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/AuditCoverage',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.AuditCoverageRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.AuditCoverageResponse.FromString,
+                _registered_method=True)
+        self.GetAreaSummary = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/GetAreaSummary',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetAreaSummaryRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetAreaSummaryResponse.FromString,
+                _registered_method=True)
+        self.GetBuildingView = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/GetBuildingView',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetBuildingViewRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetBuildingViewResponse.FromString,
+                _registered_method=True)
+        self.GetPersonView = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/GetPersonView',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetPersonViewRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetPersonViewResponse.FromString,
+                _registered_method=True)
+        self.SearchRegistry = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/SearchRegistry',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.SearchRegistryRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.SearchRegistryResponse.FromString,
+                _registered_method=True)
+        self.ImportData = channel.unary_stream(
+                '/lianxin.registry.v1.RegistryService/ImportData',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ImportDataRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ImportDataResponse.FromString,
+                _registered_method=True)
+        self.ListAccessLog = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/ListAccessLog',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListAccessLogRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListAccessLogResponse.FromString,
+                _registered_method=True)
 
 
 class RegistryServiceServicer:
@@ -101,6 +136,60 @@ class RegistryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AuditCoverage(self, request, context):
+        """Audits a unit's coverage: land no grid covers, overlapping grids, buildings outside
+        every grid or without households, households without persons, persons without
+        households. Counts of every kind, and the findings page by page.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAreaSummary(self, request, context):
+        """A unit at a glance: population, households, persons per tag, open and overdue cases.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBuildingView(self, request, context):
+        """A building with its households and their residents.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPersonView(self, request, context):
+        """A person with tags, household, building and the cases they reported.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchRegistry(self, request, context):
+        """Finds persons and buildings by name, address, phone tail or ID-number tail.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ImportData(self, request, context):
+        """Imports units, buildings, households or persons from a file: every row validated,
+        upserted by natural key, progress streamed, the report last. Needs the
+        `registry:import` permission. When rows are rejected and partial imports are not
+        allowed, nothing is written and the call ends INVALID_ARGUMENT after the report.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccessLog(self, request, context):
+        """Lists the personal-data access log, newest first. Needs the `audit:read` permission.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RegistryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +217,41 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     servicer.ListDepartments,
                     request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListDepartmentsRequest.FromString,
                     response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListDepartmentsResponse.SerializeToString,
+            ),
+            'AuditCoverage': grpc.unary_unary_rpc_method_handler(
+                    servicer.AuditCoverage,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.AuditCoverageRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.AuditCoverageResponse.SerializeToString,
+            ),
+            'GetAreaSummary': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAreaSummary,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetAreaSummaryRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetAreaSummaryResponse.SerializeToString,
+            ),
+            'GetBuildingView': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBuildingView,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetBuildingViewRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetBuildingViewResponse.SerializeToString,
+            ),
+            'GetPersonView': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPersonView,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetPersonViewRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetPersonViewResponse.SerializeToString,
+            ),
+            'SearchRegistry': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchRegistry,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.SearchRegistryRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.SearchRegistryResponse.SerializeToString,
+            ),
+            'ImportData': grpc.unary_stream_rpc_method_handler(
+                    servicer.ImportData,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ImportDataRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ImportDataResponse.SerializeToString,
+            ),
+            'ListAccessLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccessLog,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListAccessLogRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListAccessLogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +390,195 @@ class RegistryService:
             '/lianxin.registry.v1.RegistryService/ListDepartments',
             lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListDepartmentsRequest.SerializeToString,
             lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListDepartmentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AuditCoverage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/AuditCoverage',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.AuditCoverageRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.AuditCoverageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAreaSummary(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/GetAreaSummary',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetAreaSummaryRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetAreaSummaryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBuildingView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/GetBuildingView',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetBuildingViewRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetBuildingViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPersonView(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/GetPersonView',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetPersonViewRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetPersonViewResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchRegistry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/SearchRegistry',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.SearchRegistryRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.SearchRegistryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/ImportData',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ImportDataRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ImportDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccessLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/ListAccessLog',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListAccessLogRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.ListAccessLogResponse.FromString,
             options,
             channel_credentials,
             insecure,

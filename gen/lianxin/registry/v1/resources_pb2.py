@@ -22,25 +22,67 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from lianxin.routing.v1 import resources_pb2 as lianxin_dot_routing_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lianxin/registry/v1/resources.proto\x12\x13lianxin.registry.v1\"-\n\x06LatLng\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\"\xc2\x01\n\x04Unit\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\x05level\x18\x03 \x01(\x0e\x32\x1e.lianxin.registry.v1.UnitLevel\x12\x11\n\ttype_name\x18\x04 \x01(\t\x12\x13\n\x0bparent_code\x18\x05 \x01(\t\x12\x18\n\x10\x62oundary_geojson\x18\x06 \x01(\t\x12-\n\x08\x63\x65ntroid\x18\x07 \x01(\x0b\x32\x1b.lianxin.registry.v1.LatLng\"\x95\x01\n\x05Staff\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x1e.lianxin.registry.v1.StaffRole\x12\r\n\x05phone\x18\x04 \x01(\t\x12\x11\n\tunit_code\x18\x05 \x01(\t\x12\x12\n\ngrid_codes\x18\x06 \x03(\t\x12\x0e\n\x06skills\x18\x07 \x03(\t\"?\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rdistrict_code\x18\x03 \x01(\t*\x86\x01\n\tUnitLevel\x12\x1a\n\x16UNIT_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n\x13UNIT_LEVEL_DISTRICT\x10\x01\x12\x15\n\x11UNIT_LEVEL_STREET\x10\x02\x12\x18\n\x14UNIT_LEVEL_COMMUNITY\x10\x03\x12\x13\n\x0fUNIT_LEVEL_GRID\x10\x04*\xbe\x01\n\tStaffRole\x12\x1a\n\x16STAFF_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17STAFF_ROLE_GRID_MANAGER\x10\x01\x12\x1d\n\x19STAFF_ROLE_GRID_ASSISTANT\x10\x02\x12\x19\n\x15STAFF_ROLE_UNIT_STAFF\x10\x03\x12\x1f\n\x1bSTAFF_ROLE_DEPARTMENT_STAFF\x10\x04\x12\x1d\n\x19STAFF_ROLE_COMMAND_CENTRE\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#lianxin/registry/v1/resources.proto\x12\x13lianxin.registry.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\"lianxin/routing/v1/resources.proto\"-\n\x06LatLng\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\"\xc2\x01\n\x04Unit\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12-\n\x05level\x18\x03 \x01(\x0e\x32\x1e.lianxin.registry.v1.UnitLevel\x12\x11\n\ttype_name\x18\x04 \x01(\t\x12\x13\n\x0bparent_code\x18\x05 \x01(\t\x12\x18\n\x10\x62oundary_geojson\x18\x06 \x01(\t\x12-\n\x08\x63\x65ntroid\x18\x07 \x01(\x0b\x32\x1b.lianxin.registry.v1.LatLng\"\x95\x01\n\x05Staff\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12,\n\x04role\x18\x03 \x01(\x0e\x32\x1e.lianxin.registry.v1.StaffRole\x12\r\n\x05phone\x18\x04 \x01(\t\x12\x11\n\tunit_code\x18\x05 \x01(\t\x12\x12\n\ngrid_codes\x18\x06 \x03(\t\x12\x0e\n\x06skills\x18\x07 \x03(\t\"?\n\nDepartment\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x15\n\rdistrict_code\x18\x03 \x01(\t\"\xad\x01\n\x08\x42uilding\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12-\n\x08location\x18\x04 \x01(\x0b\x32\x1b.lianxin.registry.v1.LatLng\x12\x19\n\x11\x66ootprint_geojson\x18\x05 \x01(\t\x12\x11\n\tgrid_code\x18\x06 \x01(\t\x12\x17\n\x0fhousehold_count\x18\x07 \x01(\x05\"\xa0\x01\n\tHousehold\x12\n\n\x02id\x18\x01 \x01(\t\x12\x15\n\rbuilding_code\x18\x02 \x01(\t\x12\x13\n\x0bunit_number\x18\x03 \x01(\t\x12\x0c\n\x04room\x18\x04 \x01(\t\x12\x11\n\thead_name\x18\x05 \x01(\t\x12\x11\n\tgrid_code\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x16\n\x0eresident_count\x18\x08 \x01(\x05\"\xde\x01\n\x06Person\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x11\n\tid_number\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\x12\x0e\n\x06gender\x18\x05 \x01(\t\x12\x0b\n\x03\x61ge\x18\x06 \x01(\x05\x12\x12\n\nbirth_date\x18\x07 \x01(\t\x12\x14\n\x0chousehold_id\x18\x08 \x01(\t\x12\x10\n\x08relation\x18\t \x01(\t\x12\x11\n\tunit_code\x18\n \x01(\t\x12,\n\x04tags\x18\x0b \x03(\x0e\x32\x1e.lianxin.registry.v1.PersonTag\"\x8c\x01\n\x07\x46inding\x12.\n\x04kind\x18\x01 \x01(\x0e\x32 .lianxin.registry.v1.FindingKind\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x1a\n\x12\x61rea_square_metres\x18\x04 \x01(\x01\x12\x0f\n\x07geojson\x18\x05 \x01(\t\"M\n\x0c\x46indingCount\x12.\n\x04kind\x18\x01 \x01(\x0e\x32 .lianxin.registry.v1.FindingKind\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"F\n\x08TagCount\x12+\n\x03tag\x18\x01 \x01(\x0e\x32\x1e.lianxin.registry.v1.PersonTag\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\"Z\n\nCaseCounts\x12\x11\n\tavailable\x18\x01 \x01(\x08\x12\x1a\n\x12unavailable_reason\x18\x02 \x01(\t\x12\x0c\n\x04open\x18\x03 \x01(\x03\x12\x0f\n\x07overdue\x18\x04 \x01(\x03\"\xa2\x01\n\nPersonCase\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x30\n\x0creceive_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\x06status\x18\x04 \x01(\x0e\x32\x1e.lianxin.routing.v1.CaseStatus\x12\x0f\n\x07overdue\x18\x05 \x01(\x08\"0\n\nRowProblem\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\"Z\n\x0bRejectedRow\x12\x0b\n\x03row\x18\x01 \x01(\x03\x12\x0b\n\x03key\x18\x02 \x01(\t\x12\x31\n\x08problems\x18\x03 \x03(\x0b\x32\x1f.lianxin.registry.v1.RowProblem\"<\n\x0eImportProgress\x12\r\n\x05stage\x18\x01 \x01(\t\x12\x0c\n\x04\x64one\x18\x02 \x01(\x03\x12\r\n\x05total\x18\x03 \x01(\x03\"\xf7\x01\n\x0cImportReport\x12\x11\n\timport_id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.lianxin.registry.v1.ImportKind\x12\x12\n\ntotal_rows\x18\x03 \x01(\x03\x12\x10\n\x08inserted\x18\x04 \x01(\x03\x12\x0f\n\x07updated\x18\x05 \x01(\x03\x12\x11\n\tunchanged\x18\x06 \x01(\x03\x12\x16\n\x0erejected_count\x18\x07 \x01(\x03\x12\x32\n\x08rejected\x18\x08 \x03(\x0b\x32 .lianxin.registry.v1.RejectedRow\x12\x0f\n\x07written\x18\t \x01(\x08\"\x95\x01\n\rImportSummary\x12\x11\n\timport_id\x18\x01 \x01(\t\x12-\n\x04kind\x18\x02 \x01(\x0e\x32\x1f.lianxin.registry.v1.ImportKind\x12\x10\n\x08inserted\x18\x03 \x01(\x03\x12\x0f\n\x07updated\x18\x04 \x01(\x03\x12\x10\n\x08rejected\x18\x05 \x01(\x03\x12\r\n\x05\x61\x63tor\x18\x06 \x01(\t\"\xae\x02\n\x0e\x41\x63\x63\x65ssLogEntry\x12\n\n\x02id\x18\x01 \x01(\x03\x12(\n\x04time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\x03 \x01(\t\x12\x0f\n\x07purpose\x18\x04 \x01(\t\x12\x0e\n\x06method\x18\x05 \x01(\t\x12\x14\n\x0csubject_kind\x18\x06 \x01(\t\x12\x12\n\nsubject_id\x18\x07 \x01(\t\x12\x33\n\x04view\x18\x08 \x01(\x0e\x32%.lianxin.registry.v1.PersonalDataView\x12\x33\n\x07outcome\x18\t \x01(\x0e\x32\".lianxin.registry.v1.AccessOutcome\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x12\n\nrequest_id\x18\x0b \x01(\t*\x86\x01\n\tUnitLevel\x12\x1a\n\x16UNIT_LEVEL_UNSPECIFIED\x10\x00\x12\x17\n\x13UNIT_LEVEL_DISTRICT\x10\x01\x12\x15\n\x11UNIT_LEVEL_STREET\x10\x02\x12\x18\n\x14UNIT_LEVEL_COMMUNITY\x10\x03\x12\x13\n\x0fUNIT_LEVEL_GRID\x10\x04*\xbe\x01\n\tStaffRole\x12\x1a\n\x16STAFF_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17STAFF_ROLE_GRID_MANAGER\x10\x01\x12\x1d\n\x19STAFF_ROLE_GRID_ASSISTANT\x10\x02\x12\x19\n\x15STAFF_ROLE_UNIT_STAFF\x10\x03\x12\x1f\n\x1bSTAFF_ROLE_DEPARTMENT_STAFF\x10\x04\x12\x1d\n\x19STAFF_ROLE_COMMAND_CENTRE\x10\x05*\xed\x01\n\tPersonTag\x12\x1a\n\x16PERSON_TAG_UNSPECIFIED\x10\x00\x12#\n\x1fPERSON_TAG_ELDERLY_LIVING_ALONE\x10\x01\x12\x17\n\x13PERSON_TAG_DISABLED\x10\x02\x12\x19\n\x15PERSON_TAG_UNEMPLOYED\x10\x03\x12\x16\n\x12PERSON_TAG_RETIRED\x10\x04\x12\x19\n\x15PERSON_TAG_LOW_INCOME\x10\x05\x12\x19\n\x15PERSON_TAG_JOB_SEEKER\x10\x06\x12\x1d\n\x19PERSON_TAG_MIGRANT_WORKER\x10\x07*r\n\x10PersonalDataView\x12\"\n\x1ePERSONAL_DATA_VIEW_UNSPECIFIED\x10\x00\x12\x1d\n\x19PERSONAL_DATA_VIEW_MASKED\x10\x01\x12\x1b\n\x17PERSONAL_DATA_VIEW_FULL\x10\x02*\x9c\x02\n\x0b\x46indingKind\x12\x1c\n\x18\x46INDING_KIND_UNSPECIFIED\x10\x00\x12\x1f\n\x1b\x46INDING_KIND_UNCOVERED_LAND\x10\x01\x12\"\n\x1e\x46INDING_KIND_OVERLAPPING_GRIDS\x10\x02\x12\'\n#FINDING_KIND_BUILDING_OUTSIDE_GRIDS\x10\x03\x12+\n\'FINDING_KIND_BUILDING_WITHOUT_HOUSEHOLD\x10\x04\x12)\n%FINDING_KIND_HOUSEHOLD_WITHOUT_PERSON\x10\x05\x12)\n%FINDING_KIND_PERSON_WITHOUT_HOUSEHOLD\x10\x06*\x90\x01\n\nImportKind\x12\x1b\n\x17IMPORT_KIND_UNSPECIFIED\x10\x00\x12\x15\n\x11IMPORT_KIND_UNITS\x10\x01\x12\x19\n\x15IMPORT_KIND_BUILDINGS\x10\x02\x12\x1a\n\x16IMPORT_KIND_HOUSEHOLDS\x10\x03\x12\x17\n\x13IMPORT_KIND_PERSONS\x10\x04*w\n\x0cImportFormat\x12\x1d\n\x19IMPORT_FORMAT_UNSPECIFIED\x10\x00\x12\x19\n\x15IMPORT_FORMAT_GEOJSON\x10\x01\x12\x15\n\x11IMPORT_FORMAT_CSV\x10\x02\x12\x16\n\x12IMPORT_FORMAT_XLSX\x10\x03*f\n\rAccessOutcome\x12\x1e\n\x1a\x41\x43\x43\x45SS_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16\x41\x43\x43\x45SS_OUTCOME_GRANTED\x10\x01\x12\x19\n\x15\x41\x43\x43\x45SS_OUTCOME_DENIED\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianxin.registry.v1.resources_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_UNITLEVEL']._serialized_start=522
-  _globals['_UNITLEVEL']._serialized_end=656
-  _globals['_STAFFROLE']._serialized_start=659
-  _globals['_STAFFROLE']._serialized_end=849
-  _globals['_LATLNG']._serialized_start=60
-  _globals['_LATLNG']._serialized_end=105
-  _globals['_UNIT']._serialized_start=108
-  _globals['_UNIT']._serialized_end=302
-  _globals['_STAFF']._serialized_start=305
-  _globals['_STAFF']._serialized_end=454
-  _globals['_DEPARTMENT']._serialized_start=456
-  _globals['_DEPARTMENT']._serialized_end=519
+  _globals['_UNITLEVEL']._serialized_start=2617
+  _globals['_UNITLEVEL']._serialized_end=2751
+  _globals['_STAFFROLE']._serialized_start=2754
+  _globals['_STAFFROLE']._serialized_end=2944
+  _globals['_PERSONTAG']._serialized_start=2947
+  _globals['_PERSONTAG']._serialized_end=3184
+  _globals['_PERSONALDATAVIEW']._serialized_start=3186
+  _globals['_PERSONALDATAVIEW']._serialized_end=3300
+  _globals['_FINDINGKIND']._serialized_start=3303
+  _globals['_FINDINGKIND']._serialized_end=3587
+  _globals['_IMPORTKIND']._serialized_start=3590
+  _globals['_IMPORTKIND']._serialized_end=3734
+  _globals['_IMPORTFORMAT']._serialized_start=3736
+  _globals['_IMPORTFORMAT']._serialized_end=3855
+  _globals['_ACCESSOUTCOME']._serialized_start=3857
+  _globals['_ACCESSOUTCOME']._serialized_end=3959
+  _globals['_LATLNG']._serialized_start=129
+  _globals['_LATLNG']._serialized_end=174
+  _globals['_UNIT']._serialized_start=177
+  _globals['_UNIT']._serialized_end=371
+  _globals['_STAFF']._serialized_start=374
+  _globals['_STAFF']._serialized_end=523
+  _globals['_DEPARTMENT']._serialized_start=525
+  _globals['_DEPARTMENT']._serialized_end=588
+  _globals['_BUILDING']._serialized_start=591
+  _globals['_BUILDING']._serialized_end=764
+  _globals['_HOUSEHOLD']._serialized_start=767
+  _globals['_HOUSEHOLD']._serialized_end=927
+  _globals['_PERSON']._serialized_start=930
+  _globals['_PERSON']._serialized_end=1152
+  _globals['_FINDING']._serialized_start=1155
+  _globals['_FINDING']._serialized_end=1295
+  _globals['_FINDINGCOUNT']._serialized_start=1297
+  _globals['_FINDINGCOUNT']._serialized_end=1374
+  _globals['_TAGCOUNT']._serialized_start=1376
+  _globals['_TAGCOUNT']._serialized_end=1446
+  _globals['_CASECOUNTS']._serialized_start=1448
+  _globals['_CASECOUNTS']._serialized_end=1538
+  _globals['_PERSONCASE']._serialized_start=1541
+  _globals['_PERSONCASE']._serialized_end=1703
+  _globals['_ROWPROBLEM']._serialized_start=1705
+  _globals['_ROWPROBLEM']._serialized_end=1753
+  _globals['_REJECTEDROW']._serialized_start=1755
+  _globals['_REJECTEDROW']._serialized_end=1845
+  _globals['_IMPORTPROGRESS']._serialized_start=1847
+  _globals['_IMPORTPROGRESS']._serialized_end=1907
+  _globals['_IMPORTREPORT']._serialized_start=1910
+  _globals['_IMPORTREPORT']._serialized_end=2157
+  _globals['_IMPORTSUMMARY']._serialized_start=2160
+  _globals['_IMPORTSUMMARY']._serialized_end=2309
+  _globals['_ACCESSLOGENTRY']._serialized_start=2312
+  _globals['_ACCESSLOGENTRY']._serialized_end=2614
 # @@protoc_insertion_point(module_scope)
