@@ -41,16 +41,31 @@ class System:
 
 @asynccontextmanager
 async def running_system(
-    tmp_path: Path, nats_url: str, *, without: tuple[str, ...] = (), **routing_overrides: Any
+    tmp_path: Path,
+    nats_url: str,
+    *,
+    without: tuple[str, ...] = (),
+    database_urls: dict[str, str] | None = None,
+    **routing_overrides: Any,
 ) -> AsyncIterator[System]:
+    """The four services; each on SQLite under tmp_path unless `database_urls` names
+    another database for it (e.g. PostgreSQL)."""
+    urls = database_urls or {}
+
+    def db(name: str) -> dict[str, str]:
+        return {"database_url": urls[name]} if name in urls else {}
+
     async with AsyncExitStack() as stack:
         hosts: dict[str, ServiceHost] = {}
         registry = await stack.enter_async_context(
-            running(create_registry, settings_for(RegistrySettings, tmp_path, nats_url))
+            running(
+                create_registry,
+                settings_for(RegistrySettings, tmp_path, nats_url, **db("registry")),
+            )
         )
         hosts["registry"] = registry
         hosts["intake"] = await stack.enter_async_context(
-            running(create_intake, settings_for(IntakeSettings, tmp_path, nats_url))
+            running(create_intake, settings_for(IntakeSettings, tmp_path, nats_url, **db("intake")))
         )
         if "routing" not in without:
             hosts["routing"] = await stack.enter_async_context(
@@ -61,6 +76,7 @@ async def running_system(
                         tmp_path,
                         nats_url,
                         registry_target=registry.address,
+                        **db("routing"),
                         **routing_overrides,
                     ),
                 )
@@ -68,7 +84,13 @@ async def running_system(
         hosts["notify"] = await stack.enter_async_context(
             running(
                 create_notify,
-                settings_for(NotifySettings, tmp_path, nats_url, registry_target=registry.address),
+                settings_for(
+                    NotifySettings,
+                    tmp_path,
+                    nats_url,
+                    registry_target=registry.address,
+                    **db("notify"),
+                ),
             )
         )
 

@@ -15,6 +15,7 @@ from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from services.cli.demo import tiny_png
 from tests.conftest import error_details, eventually
+from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fixture
 from tests.system import System, running_system, story_submission
 
 S = routing_res
@@ -25,10 +26,22 @@ async def intake_status(system: System, case_id: str) -> int:
     return reply.case.status
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_urls(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Each service's database: SQLite files (the default), or one PostgreSQL database
+    per service on a throwaway server."""
+    if request.param == "sqlite":
+        return {}
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return {
+        name: server.create_database(name) for name in ("registry", "intake", "routing", "notify")
+    }
+
+
 async def test_a_flickering_light_is_filed_dispatched_notified_resolved_and_closed(
-    tmp_path: Path, nats_url: str
+    tmp_path: Path, nats_url: str, database_urls: dict[str, str]
 ) -> None:
-    async with running_system(tmp_path, nats_url) as system:
+    async with running_system(tmp_path, nats_url, database_urls=database_urls) as system:
         created = await system.intake.SubmitCase(story_submission("story-1"))
         case_id = created.case.id
 

@@ -153,7 +153,8 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
         stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing()
     else:
         stmt = sqlite_insert(table).values(values).on_conflict_do_nothing()
-    return conn.execute(stmt).rowcount == 1
+    # psycopg reports rowcount -1 for this statement unless SQLAlchemy is asked to keep it.
+    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount == 1
 
 
 def claim(conn: Connection, inbox: Table, consumer: str, event_id: str) -> bool:
