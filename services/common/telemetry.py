@@ -19,6 +19,7 @@ from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from prometheus_client import Counter, Gauge, Histogram
 
 GRPC_HANDLED = Counter(
@@ -58,7 +59,13 @@ def setup(service: str, *, log_level: str = "INFO", trace_exporter: str = "none"
         stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    provider = TracerProvider(resource=Resource.create({"service.name": f"lianxin-{service}"}))
+    # With no exporter nothing would read a span, so only traces a caller started (a
+    # sampled traceparent) are recorded; the rest get cheap non-recording spans that still
+    # carry a trace id from intake through the bus to routing and notify.
+    sampler = ParentBased(ALWAYS_ON if trace_exporter != "none" else ALWAYS_OFF)
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": f"lianxin-{service}"}), sampler=sampler
+    )
     if trace_exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
