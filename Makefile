@@ -17,7 +17,7 @@ help:
 	@echo "make run    - set up and start the embedded system (lianxin up)"
 	@echo "make test   - set up and run lint, buf, and every test"
 	@echo "make protos - regenerate Python code from protos/ into gen/"
-	@echo "make bench  - run the benchmarks in bench/"
+	@echo "make bench  - run the benchmarks in bench/ (submit, registry)"
 
 setup: $(VENV)/.ready $(BUF)
 
@@ -79,6 +79,7 @@ run: setup
 
 bench: setup
 	$(BIN)/python bench/submit.py
+	$(BIN)/python bench/registry.py
 
 clean:
 	rm -rf .lianxin .pytest_cache
