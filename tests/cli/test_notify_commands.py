@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from lianxin.notify.v1 import notify_service_pb2 as notify_svc
+from lianxin.notify.v1 import resources_pb2 as notify_res
 from services.cli.main import main
+from tests.conftest import eventually
 from tests.system import running_system
 
 
@@ -34,6 +36,17 @@ async def test_after_the_demo_deliveries_list_shows_each_party_of_the_story_once
         assert code == 0, story
         case_id = re.search(r"intake received case (\S+)", story).group(1)  # type: ignore[union-attr]
 
+        async def all_sent() -> bool:
+            # The demo ends once the citizen's closure is recorded; the rest may still be
+            # on their way (the hotline's closure, the sender's last round).
+            ds = (
+                await system.notify.ListDeliveries(
+                    notify_svc.ListDeliveriesRequest(case_id=case_id, page_size=100)
+                )
+            ).deliveries
+            return len(ds) == 10 and all(d.status == notify_res.DELIVERY_STATUS_SENT for d in ds)
+
+        await eventually(all_sent)
         code, listed = await run(capsys, *targets, "deliveries", "list")
         assert code == 0, listed
         rows = [line.split() for line in listed.splitlines()[1:]]
