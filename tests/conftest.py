@@ -17,6 +17,7 @@ from grpc_status import rpc_status
 
 from services.common.natsserver import NatsServer, free_port
 from services.common.server import ServiceHost
+from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fixture
 
 
 @pytest.fixture
@@ -30,6 +31,16 @@ def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
 @pytest.fixture
 def nats_url(nats_server: NatsServer) -> str:
     return nats_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def service_database_url(request: pytest.FixtureRequest) -> str:
+    """A service's database for a test that runs on both: "" (the service's default, a
+    SQLite file under its data dir) or a fresh database on a throwaway PostgreSQL."""
+    if request.param == "sqlite":
+        return ""
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(request.node.name[:40])
 
 
 def settings_for(cls: type[Any], tmp_path: Path, nats_url: str, **overrides: Any) -> Any:

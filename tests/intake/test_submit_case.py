@@ -40,9 +40,15 @@ def light_report(ref: str = "HLY-20141125-001", **overrides: object) -> svc.Subm
 
 @pytest.fixture
 async def intake(
-    tmp_path: Path, nats_url: str
+    tmp_path: Path, nats_url: str, service_database_url: str
 ) -> AsyncIterator[intake_service_pb2_grpc.IntakeServiceStub]:
-    settings = settings_for(IntakeSettings, tmp_path, nats_url, attachment_max_bytes=1024)
+    settings = settings_for(
+        IntakeSettings,
+        tmp_path,
+        nats_url,
+        attachment_max_bytes=1024,
+        database_url=service_database_url,
+    )
     async with (
         running(create_server, settings) as host,
         grpc.aio.insecure_channel(host.address) as channel,

@@ -34,8 +34,10 @@ async def js(nats_url: str) -> AsyncIterator[JetStreamContext]:
 
 
 @pytest.fixture
-async def intake(tmp_path: Path, nats_url: str) -> AsyncIterator[IntakeStub]:
-    settings = settings_for(IntakeSettings, tmp_path, nats_url)
+async def intake(
+    tmp_path: Path, nats_url: str, service_database_url: str
+) -> AsyncIterator[IntakeStub]:
+    settings = settings_for(IntakeSettings, tmp_path, nats_url, database_url=service_database_url)
     async with (
         running(create_server, settings) as host,
         grpc.aio.insecure_channel(host.address) as channel,

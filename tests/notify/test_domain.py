@@ -40,8 +40,8 @@ CONVENIENCE = intake_res.CHANNEL_CONVENIENCE_HOTLINE
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    url = f"sqlite:///{tmp_path / 'notify.db'}"
+def db(tmp_path: Path, service_database_url: str) -> Iterator[Database]:
+    url = service_database_url or f"sqlite:///{tmp_path / 'notify.db'}"
     migrate(url, store.MIGRATIONS)
     database = Database(url)
     yield database
