@@ -47,14 +47,14 @@ lint: setup
 # PostgreSQL binaries for the tests that run on both databases (tests/postgres.py starts a
 # throwaway server per test session; nothing is left running). Installs Debian's package
 # when missing and we may (root, as in CI, or passwordless sudo), without its default
-# cluster; otherwise says so, and the PostgreSQL variants of those tests are skipped.
+# cluster; otherwise it stops with a message (those tests need it).
 postgres:
 	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 && ! command -v postgres >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
-	    echo "PostgreSQL is not installed (apt-get install postgresql needs root): its tests will be skipped"; \
-	    exit 0; fi; \
+	    echo "PostgreSQL is not installed and apt-get install postgresql needs root: install it, then make test"; \
+	    exit 1; fi; \
 	  if ! command -v apt-get >/dev/null; then \
-	    echo "PostgreSQL is not installed and there is no apt-get: its tests will be skipped"; exit 0; fi; \
+	    echo "PostgreSQL is not installed and there is no apt-get: install PostgreSQL 15, then make test"; exit 1; fi; \
 	  echo "installing PostgreSQL (apt-get install postgresql) ..."; \
 	  $$sudo mkdir -p /etc/postgresql-common; \
 	  grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf || \
