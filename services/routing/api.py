@@ -12,6 +12,7 @@ token's jurisdiction will be checked against it in the same place (`domain.check
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -262,26 +263,14 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         else:
             domain.check_allowed(row, S.TRANSITION_ESCALATED)
             up = domain.escalation_level(row, self.sla)
+            default = self.sla.default_target(row, up)
+            assisting = tuple((c, "") for c in request.assisting_unit_codes)
             if request.unit_code:
                 domain.check_target(row, request.unit_code, up, field="unit_code")
-                default = self.sla.default_target(row, up)
-                target = domain.Target(
-                    up,
-                    request.unit_code,
-                    "",
-                    tuple((c, "") for c in request.assisting_unit_codes)
-                    if request.assisting_unit_codes
-                    else (default.assisting if request.unit_code == default.unit_code else ()),
-                )
-            else:
-                target = self.sla.default_target(row, up)
-                if request.assisting_unit_codes:
-                    target = domain.Target(
-                        up,
-                        target.unit_code,
-                        target.unit_name,
-                        tuple((c, "") for c in request.assisting_unit_codes),
-                    )
+            if request.unit_code and request.unit_code != default.unit_code:
+                target = domain.Target(up, request.unit_code, "", assisting)
+            else:  # the policy's unit for that level; the request may name its helpers
+                target = dataclasses.replace(default, assisting=assisting or default.assisting)
             target = await self._named(target, "unit_code")
         actor = actor_var.get()
 
