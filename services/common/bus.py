@@ -54,6 +54,7 @@ from lianxin.events.v1 import event_pb2
 from services.common import telemetry
 from services.common.db import Database
 from services.common.ids import uuid7
+from services.common.supervise import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -215,6 +216,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._backlog = telemetry.OUTBOX_BACKLOG.labels(service)
+        self.heartbeat: Callable[[], None] = _no_heartbeat
 
     def kick(self) -> None:
         """Tell the relay there is something new (called after a commit that staged)."""
@@ -229,12 +231,29 @@ class OutboxRelay:
         child.inc()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop`; a failed round (NATS or the database down) is retried with
+        back-off, and logged when it starts failing and when it recovers."""
+        backoff = Backoff(base=0.25, cap=10.0)
+        failing = False
         while not stop.is_set():
             try:
                 sent = await self.publish_pending()
             except Exception as exc:
-                log.warning("%s outbox relay: publish failed (%s); will retry", self.service, exc)
-                sent = 0
+                if not failing:
+                    log.warning(
+                        "%s outbox relay: publishing failed (%s: %s); retrying with back-off",
+                        self.service,
+                        type(exc).__name__,
+                        exc,
+                    )
+                failing = True
+                await wait_any(stop, timeout=backoff.next())
+                continue
+            if failing:
+                log.info("%s outbox relay: publishing again", self.service)
+                failing = False
+                backoff.reset()
+            self.heartbeat()
             if sent >= self.batch:
                 continue
             self._wake.clear()
@@ -293,6 +312,10 @@ class OutboxRelay:
         return len(done)
 
 
+def _no_heartbeat() -> None:
+    """The default heartbeat: the `Supervisor` replaces it."""
+
+
 async def wait_any(*events: asyncio.Event, timeout: float | None = None) -> None:
     """Wait until any of `events` is set, or `timeout` passes."""
     tasks = [asyncio.ensure_future(e.wait()) for e in events]
@@ -320,7 +343,21 @@ Handler = Callable[[event_pb2.Event, Apply], Awaitable[None]]
 
 
 class EventConsumer:
-    """A durable pull consumer whose handler's effects happen once per event."""
+    """A durable pull consumer whose handler's effects happen once per event.
+
+    `run()` binds to the durable consumer (creating or updating it), then fetches and
+    processes batches until `stop`. It survives what NATS does to it: a fetch or an ack
+    that times out while the server restarts, a connection that is reconnecting, a
+    consumer that vanished with a wiped store (it is created again). Nothing a message
+    does ends the loop: a handler's error naks the message with back-off, a lost ack only
+    means the event comes again and finds its inbox row. What is left (say, the database
+    failing every fetch round) ends `run()` with the error, for the `Supervisor` to log
+    and restart.
+    """
+
+    # Fetch rounds in a row that may fail (other than an empty fetch) before the
+    # subscription is bound again from scratch.
+    REBIND_AFTER = 5
 
     def __init__(
         self,
@@ -346,15 +383,16 @@ class EventConsumer:
         self.ack_wait = ack_wait
         self.batch = batch
         self.on_applied = on_applied
+        self.heartbeat: Callable[[], None] = _no_heartbeat
         self._sub: JetStreamContext.PullSubscription | None = None
 
-    async def start(self) -> None:
+    def _config(self) -> ConsumerConfig:
         subjects = (
             [self.filter_subject]
             if isinstance(self.filter_subject, str)
             else list(self.filter_subject)
         )
-        config = ConsumerConfig(
+        return ConsumerConfig(
             durable_name=self.name,
             ack_policy=AckPolicy.EXPLICIT,
             deliver_policy=DeliverPolicy.ALL,
@@ -366,15 +404,31 @@ class EventConsumer:
                 else {"filter_subjects": subjects}
             ),
         )
-        # Create or update the durable consumer (its filter may have changed), then bind.
-        await self.js.add_consumer(self.stream, config)
+
+    async def start(self) -> None:
+        """Create or update the durable consumer (its filter may have changed), then bind."""
+        await self._unbind()
+        await self.js.add_consumer(self.stream, self._config())
         self._sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
 
     async def run(self, stop: asyncio.Event) -> None:
-        assert self._sub is not None, "start() first"
+        backoff = Backoff(base=0.25, cap=5.0)
         stopping = asyncio.ensure_future(stop.wait())
+        failures = 0
         try:
             while not stop.is_set():
+                if self._sub is None or failures >= self.REBIND_AFTER:
+                    try:
+                        await self.start()
+                    except Exception as exc:
+                        failures += 1
+                        self._log_failure(failures, "binding", exc)
+                        await wait_any(stop, timeout=backoff.next())
+                        continue
+                    if failures:
+                        log.info("%s: bound to the durable consumer again", self.name)
+                    failures = 0
+                assert self._sub is not None
                 # A fetch waits up to 5 s for messages; shutdown does not wait for it (a
                 # message fetched but not acked is simply delivered again later).
                 fetch = asyncio.ensure_future(self._sub.fetch(self.batch, timeout=5.0))
@@ -385,24 +439,63 @@ class EventConsumer:
                 try:
                     msgs = fetch.result()
                 except TimeoutError:
+                    # Nothing to fetch; while the connection is down it says nothing, and
+                    # the round is no heartbeat.
+                    if self.js._nc.is_connected:
+                        self.heartbeat()
                     continue
                 except Exception as exc:
-                    log.warning("%s: fetch failed (%s)", self.name, exc)
-                    await wait_any(stop, timeout=0.5)
+                    failures += 1
+                    self._log_failure(failures, "fetch", exc)
+                    await wait_any(stop, timeout=backoff.next())
                     continue
+                if failures:
+                    log.info("%s: fetching again", self.name)
+                failures = 0
+                backoff.reset()
                 await asyncio.gather(*(self._process(m) for m in msgs))
+                self.heartbeat()
         finally:
             stopping.cancel()
 
-    async def stop(self) -> None:
+    def _log_failure(self, failures: int, what: str, exc: BaseException) -> None:
+        if failures == 1 or failures % 20 == 0:
+            log.warning(
+                "%s: %s failed (%s: %s; %d in a row); retrying with back-off",
+                self.name,
+                what,
+                type(exc).__name__,
+                exc,
+                failures,
+            )
+
+    async def _unbind(self) -> None:
         if self._sub is not None:
+            sub, self._sub = self._sub, None
             try:
-                await self._sub.unsubscribe()
-            except Exception:  # the connection may already be closing
+                await sub.unsubscribe()
+            except Exception:  # the connection may be closing or reconnecting
                 log.debug("%s: unsubscribe failed", self.name, exc_info=True)
-            self._sub = None
+
+    async def stop(self) -> None:
+        await self._unbind()
 
     async def _process(self, msg: Msg) -> None:
+        """Handle one message; never raises (the loop must go on)."""
+        try:
+            await self._handle(msg)
+        except Exception as exc:
+            # An ack, nak or term that did not reach the server (it restarts, the link is
+            # cut): the message comes back after ack_wait and the inbox decides.
+            log.warning(
+                "%s: could not settle a message on %s (%s: %s); it will be redelivered",
+                self.name,
+                msg.subject,
+                type(exc).__name__,
+                exc,
+            )
+
+    async def _handle(self, msg: Msg) -> None:
         try:
             event = event_pb2.Event.FromString(msg.data)
         except Exception:
@@ -444,6 +537,8 @@ class EventConsumer:
                 return
         outcome = "applied" if any(applied) else ("duplicate" if applied else "ignored")
         telemetry.EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
-        await msg.ack_sync()
         if self.on_applied is not None and any(applied):
             self.on_applied()
+        # The effect is committed with its inbox row: a plain ack is enough (an ack lost
+        # with a restarting server only brings the event back as a duplicate).
+        await msg.ack()

@@ -80,5 +80,12 @@ class NatsServer:
             self.proc.kill()
             self.proc.wait()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a power loss would end it (the store stays)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+
     def pid(self) -> int:
         return self.proc.pid if self.proc else os.getpid()

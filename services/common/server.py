@@ -2,9 +2,22 @@
 
 Every service builds one in its `create_server(settings)` and `serve()` runs it until
 SIGTERM/SIGINT. Start order: database migrated → NATS connected and stream present → gRPC
-server listening → relay and consumers running → health SERVING. Shutdown is the reverse:
-health NOT_SERVING (load balancers stop sending) → `server.stop(grace)` lets in-flight RPCs
-finish → relay and consumers stop, NATS drains → database closes.
+server listening → relay and consumers running (each under the `Supervisor`) → health
+SERVING. Shutdown is the reverse: health NOT_SERVING (load balancers stop sending) →
+`server.stop(grace)` lets in-flight RPCs finish → relay and consumers stop, NATS drains →
+database closes.
+
+Health (`grpc.health.v1.Health`) answers several names:
+
+- `""` and the service's own name — **readiness**: the service can do its job. It is
+  SERVING while the service runs, its database answers and every background loop is
+  running. A NATS outage does not take it down: RPCs still commit (the outbox holds the
+  events) and the loops wait for NATS by themselves.
+- `liveness` — the process is not stuck: answered by the event loop itself, NOT_SERVING
+  only when the database writer thread has died.
+- `dependency:nats`, `dependency:database` — each dependency as last seen (every
+  `HEALTH_INTERVAL` seconds and on NATS's connect callbacks).
+- `loop:<name>` — each supervised background loop (`relay`, `consumer:<durable>`, …).
 """
 
 from __future__ import annotations
@@ -13,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +42,15 @@ from services.common import bus, telemetry
 from services.common.db import Database, migrate
 from services.common.interceptors import ClientContextInterceptor, server_chain
 from services.common.settings import ServiceSettings
+from services.common.supervise import Loop, Supervisor
 
 log = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+HEALTH_INTERVAL = 2.0
+LIVENESS = "liveness"
+DEPENDENCY_NATS = "dependency:nats"
+DEPENDENCY_DATABASE = "dependency:database"
 
 
 class ServiceHost:
@@ -60,9 +78,10 @@ class ServiceHost:
         self._relays: list[bus.OutboxRelay] = []
         self._consumers: list[bus.EventConsumer] = []
         self._channels: list[grpc.aio.Channel] = []
-        self._background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = []
-        self._tasks: list[asyncio.Task[None]] = []
+        self._background: list[tuple[str, Loop]] = []
         self._stop = asyncio.Event()
+        self.supervisor = Supervisor(name, self._stop, on_change=self._update_health)
+        self._database_ok = True
         self._metrics_server: Any = None
         self._started = False
         # Named parts a service exposes to its tests (e.g. routing's "scheduler").
@@ -77,15 +96,12 @@ class ServiceHost:
         return self.db
 
     async def connect_bus(self) -> JetStreamContext:
-        async def disconnected() -> None:
-            await self._set_serving(False)
-
-        async def reconnected() -> None:
-            await self._set_serving(self._started)
+        async def changed() -> None:
+            await self._update_health()
 
         self.nc = await bus.connect(self.settings.nats_url, name=f"lianxin-{self.name}")
-        self.nc._disconnected_cb = disconnected
-        self.nc._reconnected_cb = reconnected
+        self.nc._disconnected_cb = changed
+        self.nc._reconnected_cb = changed
         self.js = self.nc.jetstream()
         await bus.ensure_stream(self.js, self.settings.stream_name)
         return self.js
@@ -120,9 +136,10 @@ class ServiceHost:
         self._consumers.append(c)
         return c
 
-    def background(self, loop: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
-        """Run `loop(stop_event)` while the service runs (schedulers and the like)."""
-        self._background.append(loop)
+    def background(self, name: str, loop: Loop) -> None:
+        """Run `loop.run(stop_event)` under supervision while the service runs (schedulers
+        and the like); `loop.heartbeat()` is set to report its rounds."""
+        self._background.append((name, loop))
 
     def add_service(
         self, add_fn: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str
@@ -161,29 +178,71 @@ class ServiceHost:
         await self.server.start()
         for c in self._consumers:
             await c.start()
-        for r in self._relays:
-            self._tasks.append(asyncio.create_task(r.run(self._stop), name=f"{self.name}-relay"))
+        for i, r in enumerate(self._relays):
+            self.supervisor.start("relay" if i == 0 else f"relay-{i}", r)
         for c in self._consumers:
-            self._tasks.append(asyncio.create_task(c.run(self._stop), name=c.name))
-        for loop in self._background:
-            self._tasks.append(asyncio.create_task(loop(self._stop)))
+            self.supervisor.start(f"consumer:{c.name}", c)
+        for name, loop in self._background:
+            self.supervisor.start(name, loop)
+        self.supervisor.start("health", _HealthWatch(self))
         if self.settings.metrics_port is not None:
             self._metrics_server, _ = start_http_server(
                 self.settings.metrics_port, addr=self.settings.host
             )
             self.metrics_port = self._metrics_server.server_port
         self._started = True
-        await self._set_serving(True)
+        await self._update_health()
         log.info("%s serving gRPC on %s", self.name, self.address)
 
-    async def _set_serving(self, serving: bool) -> None:
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
+    @property
+    def ready(self) -> bool:
+        """Readiness: running, the database answers, every background loop runs."""
+        return (
+            self._started
+            and not self._stop.is_set()
+            and self._database_ok
+            and self.supervisor.all_running
         )
+
+    async def _update_health(self) -> None:
+        if self._stop.is_set() or not self._started:
+            return  # graceful shutdown owns the statuses from here
+
+        def status(ok: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+            return (
+                health_pb2.HealthCheckResponse.SERVING
+                if ok
+                else health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+
+        ready = self.ready
         for name in ("", *self._service_names[1:]):
-            await self.health.set(name, status)
+            await self.health.set(name, status(ready))
+        writer_alive = self.db is None or self.db.writer_alive
+        await self.health.set(LIVENESS, status(writer_alive))
+        if self.nc is not None:
+            await self.health.set(DEPENDENCY_NATS, status(self.nc.is_connected))
+        if self.db is not None:
+            await self.health.set(DEPENDENCY_DATABASE, status(self._database_ok))
+        for state in self.supervisor.loops.values():
+            await self.health.set(f"loop:{state.name}", status(state.running))
+
+    async def check_database(self) -> None:
+        """Ask the database a trivial question; readiness follows the answer."""
+        if self.db is None:
+            return
+        try:
+            await asyncio.wait_for(self.db.read(_ping), timeout=5.0)
+            ok = True
+        except Exception as exc:
+            if self._database_ok:
+                log.warning(
+                    "%s: database does not answer (%s: %s)", self.name, type(exc).__name__, exc
+                )
+            ok = False
+        if ok and not self._database_ok:
+            log.info("%s: database answers again", self.name)
+        self._database_ok = ok
 
     async def stop(self, grace: float | None = None) -> None:
         """Graceful shutdown; safe to call twice."""
@@ -195,10 +254,7 @@ class ServiceHost:
         self._stop.set()
         for c in self._consumers:
             await c.stop()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=grace + 5)
-        for t in self._tasks:
-            t.cancel()
+        await self.supervisor.join(timeout=grace + 5)
         for ch in self._channels:
             await ch.close()
         if self.nc is not None and not self.nc.is_closed:
@@ -210,6 +266,25 @@ class ServiceHost:
         if self.db is not None:
             await asyncio.to_thread(self.db.close)
         log.info("%s stopped", self.name)
+
+
+def _ping(conn: Any) -> None:
+    conn.exec_driver_sql("SELECT 1")
+
+
+class _HealthWatch:
+    """Looks at the dependencies every `HEALTH_INTERVAL` seconds and updates health."""
+
+    def __init__(self, host: ServiceHost) -> None:
+        self.host = host
+        self.heartbeat: Callable[[], None] = lambda: None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            await self.host.check_database()
+            await self.host._update_health()
+            self.heartbeat()
+            await bus.wait_any(stop, timeout=HEALTH_INTERVAL)
 
 
 async def run_until_signalled(host: ServiceHost) -> None:

@@ -19,11 +19,11 @@ from services.notify.channels import (
     Channel,
     Clock,
     FileSink,
-    Sender,
     SmsGateway,
     WebhookChannel,
 )
 from services.notify.config import NotifySettings
+from services.notify.sender import Sender
 
 SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
 
@@ -76,6 +76,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         channels=build_channels(settings, db=db, nc=host.nc, clock=clock),
         batch=settings.send_batch,
         poll_seconds=settings.send_poll_seconds,
+        lease_seconds=settings.send_lease_seconds,
         retry=domain.RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
@@ -116,7 +117,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         handler=notifier.handle,
         on_applied=sender.kick,
     )
-    host.background(sender.run)
+    host.background("sender", sender)
     return host
 
 

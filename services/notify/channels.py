@@ -1,5 +1,5 @@
-"""How deliveries leave notify: the `Channel` interface, its four implementations, and the
-`Sender` loop that sends what the event handler recorded.
+"""How deliveries leave notify: the `Channel` interface and its four implementations (the
+`Sender` loop that sends what the event handler recorded is in `sender`).
 
 | channel   | how                                                                        |
 |-----------|----------------------------------------------------------------------------|
@@ -14,7 +14,8 @@ makes the delivery DEAD at once; anything else is retried with back-off.
 Deliveries are recorded inside the event's transaction (so each exists once); they are
 sent afterwards, by the sender, so a slow or broken channel never holds an event up. The
 sender is at-least-once: a crash between the send and the status update sends that
-delivery again after the restart; every channel carries the delivery id so the receiver
+delivery again after the restart (only the ones in flight at that moment); every channel
+carries the delivery id — over HTTP also as the `Idempotency-Key` header — so the receiver
 can drop the repeat.
 """
 
@@ -24,34 +25,30 @@ import asyncio
 import base64
 import json
 import logging
-import random
 import re
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from datetime import time as dt_time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 from nats.aio.client import Client as NATS
-from sqlalchemy import Connection
 
-from lianxin.events.v1 import event_pb2
-from lianxin.notify.v1 import resources_pb2 as res
-from services.common import bus
-from services.common.bus import wait_any
 from services.common.db import Database
 from services.common.pii import mask_phone
 from services.common.timeutil import aware, utcnow
-from services.notify import domain, metrics, store, webhooks
+from services.notify import domain, store, webhooks
 
 log = logging.getLogger(__name__)
 
 SOURCE = "lianxin/notify"
 PUSH_SUBJECT_PREFIX = "lianxin.push.staff."
+# The header every HTTP delivery carries: the delivery id, the same on every attempt, so a
+# receiver drops a repeat (the IETF httpapi draft's name, as Stripe and others use it).
+IDEMPOTENCY_KEY = "Idempotency-Key"
 
 Clock = Callable[[], datetime]
 
@@ -199,7 +196,8 @@ class SmsGateway:
         if not to:
             raise PermanentError("recipient has no phone number")
         payload = {"id": delivery.id, "to": to, "text": delivery.body}
-        await post_json(self.url, payload, self.headers, self.timeout)
+        headers = {**self.headers, IDEMPOTENCY_KEY: delivery.id}
+        await post_json(self.url, payload, headers, self.timeout)
         log.debug("sms %s to %s taken by the gateway", delivery.id, mask_phone(to))
 
 
@@ -292,178 +290,5 @@ class WebhookChannel:
         headers = webhooks.sign(
             body, delivery_id=delivery.id, secrets=secrets, timestamp=int(self.wall())
         )
+        headers[IDEMPOTENCY_KEY] = delivery.id
         await post_bytes(sub.webhook_url, body, headers, self.timeout)
-
-
-# --- the sender --------------------------------------------------------------------------
-
-
-class Sender:
-    """Sends due deliveries (PENDING, or FAILED whose back-off has passed) and records the
-    outcome: SENT, FAILED with the error and the next attempt (exponential back-off with
-    full jitter), or DEAD — the dead letter, with its reason — after the retry budget or a
-    permanent error. Non-urgent SMS wait out the quiet hours and SMS keep to the
-    per-number rate limit; both postpone a delivery without counting an attempt. Each SENT
-    and DEAD is published as `notify.delivered` / `notify.dead` through the outbox."""
-
-    def __init__(
-        self,
-        *,
-        db: Database,
-        channels: Mapping[int, Channel],
-        batch: int = 100,
-        poll_seconds: float = 1.0,
-        max_attempts: int | None = None,
-        retry: domain.RetryPolicy | None = None,
-        clock: Clock = utcnow,
-        rng: random.Random | None = None,
-        quiet: tuple[dt_time, dt_time] | None = None,
-        sms_limit: int = 0,
-        sms_window: timedelta = timedelta(hours=1),
-        on_recorded: Callable[[], None] | None = None,
-    ) -> None:
-        self.db = db
-        self.channels = dict(channels)
-        self.batch = batch
-        self.poll_seconds = poll_seconds
-        retry = retry or domain.RetryPolicy()
-        if max_attempts is not None:
-            retry = domain.RetryPolicy(max_attempts, retry.base_seconds, retry.max_seconds)
-        self.retry = retry
-        self.clock = clock
-        self.rng = rng or random.Random()
-        self.quiet = quiet
-        self.sms_limit = sms_limit
-        self.sms_window = sms_window
-        self.on_recorded = on_recorded
-        self._wake = asyncio.Event()
-
-    @property
-    def available(self) -> frozenset[int]:
-        return frozenset(self.channels)
-
-    def kick(self) -> None:
-        """Something new was recorded (called after the event's commit)."""
-        self._wake.set()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                done = await self.send_due()
-            except Exception as exc:
-                log.warning("notify sender: round failed (%s); will retry", exc)
-                done = 0
-            if done >= self.batch:
-                continue
-            await wait_any(self._wake, stop, timeout=self.poll_seconds)
-
-    async def send_due(self) -> int:
-        """One round: take up to `batch` due deliveries; returns how many were taken."""
-        now = self.clock()
-        rows = await self.db.read(lambda c: store.due_deliveries(c, now=now, limit=self.batch))
-        if not rows:
-            return 0
-        later: dict[str, datetime] = {}
-        for r in rows:
-            at = domain.not_before(now, channel=r.channel, urgent=bool(r.urgent), quiet=self.quiet)
-            if at > now:
-                later[r.id] = at
-        sms = [r for r in rows if r.channel == res.DELIVERY_CHANNEL_SMS and r.id not in later]
-        if sms and self.sms_limit > 0:
-            addresses = sorted({r.address for r in sms})
-            since = now - self.sms_window
-            sent = await self.db.read(
-                lambda c: store.sms_sent_since(c, addresses=addresses, since=since)
-            )
-            later.update(
-                domain.rate_limited(
-                    sms, sent, limit=self.sms_limit, window=self.sms_window, now=now
-                )
-            )
-        go = [r for r in rows if r.id not in later]
-        outcomes = await asyncio.gather(*(self._attempt(r) for r in go))
-        results = await self.db.write(lambda conn: self._record(conn, go, outcomes, later))
-        for row, (status, recorded) in zip(go, results, strict=True):
-            if recorded:
-                metrics.DELIVERIES.labels(
-                    domain.channel_label(row.channel), domain.status_label(status)
-                ).inc()
-        if go and self.on_recorded is not None:
-            self.on_recorded()
-        return len(rows)
-
-    async def _attempt(self, row: Any) -> tuple[str | None, bool]:
-        """(None, _) when sent, else (the error, whether it is permanent)."""
-        channel = self.channels.get(row.channel)
-        if channel is None:
-            return f"no {domain.channel_label(row.channel)} channel is configured", True
-        try:
-            await channel.send(domain.outgoing(row))
-        except PermanentError as exc:
-            error, permanent = str(exc), True
-        except Exception as exc:
-            error, permanent = f"{type(exc).__name__}: {exc}", False
-        else:
-            return None, False
-        error = domain.mask_phones(error)
-        log.warning(
-            "delivery %s to %s over %s failed: %s",
-            row.id,
-            domain.mask_address(row.recipient_kind, row.address),
-            channel.name,
-            error,
-        )
-        return error, permanent
-
-    def _record(
-        self,
-        conn: Connection,
-        rows: list[Any],
-        outcomes: list[tuple[str | None, bool]],
-        later: dict[str, datetime],
-    ) -> list[tuple[int, bool]]:
-        now = self.clock()
-        for delivery_id, at in later.items():
-            store.postpone(conn, delivery_id=delivery_id, until=at)
-        out: list[tuple[int, bool]] = []
-        events: list[bus.Staged] = []
-        for row, (error, permanent) in zip(rows, outcomes, strict=True):
-            if error is None:
-                ok = store.mark_sent(conn, delivery_id=row.id, now=now)
-                out.append((res.DELIVERY_STATUS_SENT, ok))
-                if ok:
-                    events.append(self._result(conn, "notify.delivered", row.id))
-                continue
-            attempts = row.attempts + 1
-            dead = permanent or self.retry.exhausted(attempts - row.retry_base)
-            retry_at = domain.not_before(
-                now + self.retry.delay(attempts - row.retry_base, self.rng),
-                channel=row.channel,
-                urgent=bool(row.urgent),
-                quiet=self.quiet,
-            )
-            ok = store.mark_failed(
-                conn,
-                delivery_id=row.id,
-                error=error,
-                next_attempt_at=retry_at,
-                dead=dead,
-                now=now,
-            )
-            out.append((res.DELIVERY_STATUS_DEAD if dead else res.DELIVERY_STATUS_FAILED, ok))
-            if ok and dead:
-                events.append(self._result(conn, "notify.dead", row.id))
-        bus.stage(conn, store.outbox, events)
-        return out
-
-    @staticmethod
-    def _result(conn: Connection, event_type: str, delivery_id: str) -> bus.Staged:
-        row = store.get_delivery(conn, delivery_id=delivery_id)
-        event = bus.new_event(
-            event_type,
-            source=SOURCE,
-            case_id=row.case_id,
-            delivery_result=event_pb2.DeliveryResult(delivery=domain.delivery_to_proto(row)),
-        )
-        return bus.Staged(event, None)

@@ -87,6 +87,12 @@ class NotifySettings(ServiceSettings):
     # --- sending ----------------------------------------------------------------------
     send_batch: int = Field(100, gt=0, le=1000, description="Deliveries sent per round.")
     send_poll_seconds: float = Field(1.0, gt=0, description="Sender wakes at least this often.")
+    send_lease_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A claimed delivery is due for nobody else this long; after a crash, "
+        "a delivery that was in flight is sent again when its lease ends.",
+    )
     max_attempts: int = Field(10, gt=0, description="A delivery is DEAD after this many failures.")
     retry_base_seconds: float = Field(2.0, gt=0, description="Back-off base (doubles per try).")
     retry_max_seconds: float = Field(300.0, gt=0, description="Back-off cap.")

@@ -57,7 +57,7 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
         handler=filer.handle,
         on_applied=relay.kick,
     )
-    host.background(scheduler.run)
+    host.background("scheduler", scheduler)
     host.parts["scheduler"] = scheduler  # tests drive it with a fake clock
     return host
 

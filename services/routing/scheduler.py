@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -56,6 +57,7 @@ class SlaScheduler:
         self._wake = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self.rounds = 0  # completed rounds, for tests that wait for the scheduler
+        self.heartbeat: Callable[[], None] = lambda: None  # set by the Supervisor
 
     def wake(self) -> None:
         """Look again now (a deadline changed, or the clock moved)."""
@@ -82,6 +84,8 @@ class SlaScheduler:
                     await self.fire_due()
                 except Exception:
                     log.exception("SLA scheduler round failed; trying again")
+                else:
+                    self.heartbeat()
                 self.rounds += 1
                 await bus.wait_any(self._wake, stop, timeout=await self._timeout())
         finally:

@@ -179,6 +179,9 @@ async def test_each_party_is_told_exactly_once_per_event_across_duplicates_and_a
         }
     )
     assert gateway.rejected == [] and hotline.rejected == []
+    # Every HTTP delivery carries its id as the idempotency key, for the receiver's dedupe.
+    for r in gateway.accepted + hotline.accepted:
+        assert r.headers["Idempotency-Key"] == r.json["id"]
 
     # The gateway gets the full number and the text; the app its subject; the hotline JSON.
     assert {(m["to"], deliveries[m["id"]].recipient.kind) for m in sms} == {

@@ -25,8 +25,9 @@ from services.common.bus import RetryLater
 from services.common.db import Database, migrate
 from services.common.policy import load_policy
 from services.notify import domain, store, templates
-from services.notify.channels import FileSink, PermanentError, Sender
+from services.notify.channels import FileSink, PermanentError
 from services.notify.events import CONSUMER, Notifier
+from services.notify.sender import Sender
 from tests.notify.helpers import FakeClock, local
 
 CASE_ID = "019ac9a1-0000-7000-8000-00000a1b2c3d"
