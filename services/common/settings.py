@@ -32,6 +32,12 @@ class ServiceSettings(BaseSettings):
     stream_name: str = Field("LIANXIN", description="JetStream stream that carries events.")
     ack_wait_seconds: float = Field(30.0, gt=0, description="Redelivery after this long.")
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="In-flight RPCs get this.")
+    blob_sweep_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often unreferenced attachment/photo files are swept."
+    )
+    blob_sweep_grace_seconds: float = Field(
+        3600.0, ge=0, description="A file no row names is removed once it is this old."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     trace_exporter: Literal["none", "console"] = Field(
         "none", description="OpenTelemetry span exporter."

@@ -14,7 +14,7 @@ from lianxin.intake.v1 import intake_service_pb2 as svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import bus, paging
-from services.common.blobs import BlobStore
+from services.common.blobs import BlobStore, StoredBlob, digest
 from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound
 from services.common.ids import uuid7
@@ -40,15 +40,29 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         self.policy = policy
         self.blobs = blobs
 
+    async def _store_attachments(self, request: svc.SubmitCaseRequest) -> list[StoredBlob]:
+        """The validated request's files, written only when it will create a case (a
+        resubmission writes nothing; one that loses a race leaves files the sweep takes)."""
+        if not request.attachments:
+            return []
+        ref = request.external_ref.strip()
+        existing = await self.db.read(
+            lambda c: store.find_by_ref(c, channel=request.channel, external_ref=ref)
+        )
+        if existing is not None:
+            return [
+                StoredBlob(digest(a.content), len(a.content), self.blobs.root)
+                for a in request.attachments
+            ]
+        return await self.blobs.put_all([a.content for a in request.attachments])
+
     async def SubmitCase(
         self, request: svc.SubmitCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.SubmitCaseResponse:
         domain.validate_submission(request, policy=self.policy, settings=self.settings)
         case_id = uuid7()
         now = utcnow()
-        files = (
-            [self.blobs.put(a.content) for a in request.attachments] if request.attachments else []
-        )
+        files = await self._store_attachments(request)
         has_point = request.location.HasField("point")
         row: dict[str, Any] = {
             "id": case_id,

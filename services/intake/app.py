@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lianxin.intake.v1 import intake_service_pb2, intake_service_pb2_grpc
-from services.common.blobs import BlobStore
+from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
 from services.common.server import ServiceHost, run_until_signalled
 from services.intake import events, store
@@ -19,13 +19,8 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
     db = host.open_database(store.MIGRATIONS)
     await host.connect_bus()
     relay = host.relay(store.outbox)
-    servicer = IntakeServicer(
-        settings=settings,
-        db=db,
-        relay=relay,
-        policy=policy,
-        blobs=BlobStore(settings.data_dir / "attachments"),
-    )
+    blobs = BlobStore(settings.data_dir / "attachments")
+    servicer = IntakeServicer(settings=settings, db=db, relay=relay, policy=policy, blobs=blobs)
     host.add_service(
         intake_service_pb2_grpc.add_IntakeServiceServicer_to_server, servicer, SERVICE_NAME
     )
@@ -35,6 +30,16 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
         filter_subject=events.SUBJECTS,
         handler=events.handle,
         on_applied=servicer.watcher.changed,
+    )
+    host.background(
+        "blob-sweep",
+        BlobSweeper(
+            blobs=blobs,
+            db=db,
+            referenced=store.referenced_blobs,
+            interval=settings.blob_sweep_interval_seconds,
+            grace=settings.blob_sweep_grace_seconds,
+        ),
     )
     return host
 

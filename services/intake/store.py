@@ -73,6 +73,7 @@ attachments = Table(
     Column("size_bytes", Integer, nullable=False),
     Column("sha256", String(64), nullable=False),
 )
+Index("ix_attachments_sha256", attachments.c.sha256)
 
 # `seq` orders every status change intake has applied: WatchCases streams by it and its
 # cursors are positions in it (rows are never deleted, so it only grows).
@@ -155,6 +156,17 @@ def find_by_ref(conn: Connection, *, channel: int, external_ref: str) -> Any:
     return conn.execute(
         select(cases).where(cases.c.channel == channel, cases.c.external_ref == external_ref)
     ).first()
+
+
+def referenced_blobs(conn: Connection, digests: list[str]) -> set[str]:
+    """Which of `digests` an attachment row names (for the blob sweep)."""
+    if not digests:
+        return set()
+    return set(
+        conn.execute(
+            select(attachments.c.sha256).where(attachments.c.sha256.in_(digests)).distinct()
+        ).scalars()
+    )
 
 
 def get_case(conn: Connection, *, case_id: str) -> Any:

@@ -24,7 +24,7 @@ from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.common import bus, paging, telemetry
-from services.common.blobs import BlobStore, check_upload
+from services.common.blobs import BlobStore, check_upload, digest
 from services.common.db import Database
 from services.common.errors import (
     FailedPrecondition,
@@ -207,17 +207,15 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                 limit=self.settings.photo_max_bytes,
             )
         v.raise_if_any()
-        photos = []
-        for p in request.photos:
-            blob = self.blobs.put(p.content)
-            photos.append(
-                {
-                    "filename": p.filename,
-                    "content_type": p.content_type,
-                    "sha256": blob.sha256,
-                    "size_bytes": blob.size,
-                }
-            )
+        photos = [
+            {
+                "filename": p.filename,
+                "content_type": p.content_type,
+                "sha256": digest(p.content),
+                "size_bytes": len(p.content),
+            }
+            for p in request.photos
+        ]
         actor, acting = actor_var.get(), request.acting_unit_code.strip()
 
         def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
@@ -233,6 +231,12 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                 )
             ]
 
+        if request.photos and await self._would_step(
+            request.case_id, request.request_id, S.TRANSITION_RESOLVED, plan
+        ):
+            # Files only once the step is known to go ahead; the transaction checks again,
+            # and a file whose request then fails is the sweep's.
+            await self.blobs.put_all([p.content for p in request.photos])
         case = await self._act(request.case_id, request.request_id, S.TRANSITION_RESOLVED, plan)
         return svc.ResolveCaseResponse(case=case)
 
@@ -576,6 +580,21 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             return await self.directory.named(target)
         except RegistryDown as exc:
             raise Unavailable(f"registry is not answering: {exc}", reason="REGISTRY_DOWN") from exc
+
+    async def _would_step(self, case_id: str, request_id: str, transition: int, plan: Plan) -> bool:
+        """The checks of `_act`, read-only: raises what `_act` would (not found, illegal
+        transition, a plan's refusal); False for a retry of a request already applied."""
+        now = self.clock.now()
+
+        def check(conn: Connection) -> bool:
+            if request_id and store.seen_request(conn, request_id=request_id) is not None:
+                return False
+            row = domain.load_for_step(conn, case_id)
+            domain.check_allowed(row, transition)
+            plan(conn, row, now)
+            return True
+
+        return await self.db.read(check)
 
     async def _act(self, case_id: str, request_id: str, transition: int, plan: Plan) -> res.Case:
         """Apply the steps `plan` makes of the case, once per request id; a retry with the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lianxin.routing.v1 import routing_service_pb2, routing_service_pb2_grpc
-from services.common.blobs import BlobStore
+from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
 from services.common.server import ServiceHost, run_until_signalled
 from services.routing import domain, events, store
@@ -26,6 +26,7 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
     directory = Directory(
         host.channel(settings.registry_target), timeout=settings.registry_timeout_seconds
     )
+    blobs = BlobStore(settings.data_dir / "photos")
     scheduler = SlaScheduler(
         db=db,
         relay=relay,
@@ -38,7 +39,7 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
         settings=settings,
         db=db,
         relay=relay,
-        blobs=BlobStore(settings.data_dir / "photos"),
+        blobs=blobs,
         policy=policy,
         directory=directory,
         clock=clock,
@@ -59,6 +60,16 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
     )
     host.background("scheduler", scheduler)
     host.parts["scheduler"] = scheduler  # tests drive it with a fake clock
+    host.background(
+        "blob-sweep",
+        BlobSweeper(
+            blobs=blobs,
+            db=db,
+            referenced=store.referenced_photos,
+            interval=settings.blob_sweep_interval_seconds,
+            grace=settings.blob_sweep_grace_seconds,
+        ),
+    )
     return host
 
 

@@ -116,6 +116,16 @@ history = Table(
 )
 Index("ix_history_unit_code", history.c.unit_code)
 
+# Which history entry names which stored photo: the blob sweep keeps these files.
+photo_refs = Table(
+    "photo_refs",
+    metadata,
+    Column("sha256", String(64), nullable=False),
+    Column("case_id", String(36), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    PrimaryKeyConstraint("sha256", "case_id", "sequence"),
+)
+
 # 协办: units or departments assisting the lead unit of a case (一口受理、分口办理).
 assisting = Table(
     "assisting",
@@ -164,6 +174,26 @@ def update_case(conn: Connection, *, case_id: str, values: dict[str, Any]) -> No
 
 def insert_history(conn: Connection, *, row: dict[str, Any]) -> None:
     conn.execute(insert(history).values(row))
+    digests = sorted({p["sha256"] for p in row.get("photos") or ()})
+    if digests:
+        conn.execute(
+            insert(photo_refs),
+            [
+                {"sha256": d, "case_id": row["case_id"], "sequence": row["sequence"]}
+                for d in digests
+            ],
+        )
+
+
+def referenced_photos(conn: Connection, digests: list[str]) -> set[str]:
+    """Which of `digests` a history entry names (for the blob sweep)."""
+    if not digests:
+        return set()
+    return set(
+        conn.execute(
+            select(photo_refs.c.sha256).where(photo_refs.c.sha256.in_(digests)).distinct()
+        ).scalars()
+    )
 
 
 def seen_request(conn: Connection, *, request_id: str) -> Any:
