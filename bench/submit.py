@@ -4,9 +4,11 @@ Both servers run as child processes on this machine and are driven by the same c
 loop: N calls with C in flight. The echo server returns the request bytes untouched (no
 protobuf parsing, no database) — the ceiling for one gRPC round trip here. intake does the
 real work: validates, writes the case and its outbox row (committed in groups by the
-writer thread; SQLite WAL), the relay publishes to JetStream. Every acknowledged case is
-on disk. Figures are medians of several rounds; the machine is small and noisy, so read
-the ratio, not the absolute numbers.
+writer thread; SQLite WAL, `synchronous=FULL`: every commit fsynced), the relay publishes
+to JetStream. Every acknowledged case is on disk. A second intake with
+`synchronous=NORMAL` (no fsync per commit; not durable across a power loss) shows what the
+fsyncs cost. Figures are medians of several rounds; the machine is small and noisy, so
+read the ratio, not the absolute numbers.
 
     .venv/bin/python bench/submit.py [--rounds 3] [--calls 2000] [--quick]
 """
@@ -94,15 +96,22 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def measure(args: argparse.Namespace, echo_port: int, intake_port: int) -> int:
+NAMES = ("echo", "submit", "nosync")
+
+
+async def measure(
+    args: argparse.Namespace, echo_port: int, intake_port: int, nosync_port: int
+) -> int:
     payload = submission(0, "x").SerializeToString()
     results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     async with (
         grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as echo_ch,
         grpc.aio.insecure_channel(f"127.0.0.1:{intake_port}") as intake_ch,
+        grpc.aio.insecure_channel(f"127.0.0.1:{nosync_port}") as nosync_ch,
     ):
         echo = echo_ch.unary_unary(ECHO_METHOD)
         intake = intake_service_pb2_grpc.IntakeServiceStub(intake_ch)
+        nosync = intake_service_pb2_grpc.IntakeServiceStub(nosync_ch)
         for rnd in range(args.rounds):
             for in_flight in (1, 64):
                 calls = args.calls if in_flight > 1 else max(200, args.calls // 4)
@@ -114,25 +123,29 @@ async def measure(args: argparse.Namespace, echo_port: int, intake_port: int) ->
                 async def do_submit(i: int, run: str = run) -> object:
                     return await intake.SubmitCase(submission(i, run))
 
-                for name, fn in (("echo", do_echo), ("submit", do_submit)):
+                async def do_nosync(i: int, run: str = run) -> object:
+                    return await nosync.SubmitCase(submission(i, run))
+
+                for name, fn in (("echo", do_echo), ("submit", do_submit), ("nosync", do_nosync)):
                     await drive(fn, min(100, calls), in_flight)  # warm-up
                     rate, lat = await drive(fn, calls, in_flight)
                     results.setdefault((name, in_flight), []).append(
                         (rate, pct(lat, 0.5), pct(lat, 0.99))
                     )
     print(
-        f"\nSubmitCase (durable: SQLite WAL + outbox → JetStream) vs raw gRPC echo, "
+        f"\nSubmitCase (durable: SQLite WAL fsynced + outbox → JetStream; nosync: "
+        f"synchronous=NORMAL) vs raw gRPC echo, "
         f"median of {args.rounds} rounds, {os.cpu_count()} cores\n"
     )
     print(f"{'in flight':>9} {'what':>7} {'calls/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'ratio':>7}")
     for in_flight in (1, 64):
         med = {
             n: tuple(statistics.median(r[k] for r in results[(n, in_flight)]) for k in range(3))
-            for n in ("echo", "submit")
+            for n in NAMES
         }
-        for name in ("echo", "submit"):
+        for name in NAMES:
             rate, p50, p99 = med[name]
-            ratio = f"{rate / med['echo'][0]:.2f}x" if name == "submit" else ""
+            ratio = f"{rate / med['echo'][0]:.2f}x" if name != "echo" else ""
             print(
                 f"{in_flight:>9} {name:>7} {rate:>10.0f} {p50 * 1000:>8.2f} "
                 f"{p99 * 1000:>8.2f} {ratio:>7}"
@@ -162,7 +175,7 @@ def main() -> int:
         data = Path(tmp)
         nats = NatsServer(data / "nats", port=free_port())
         nats.start()
-        echo_port, intake_port = free_port(), free_port()
+        echo_port, intake_port, nosync_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
             "LIANXIN_INTAKE_DATA_DIR": str(data),
@@ -172,16 +185,23 @@ def main() -> int:
             "LIANXIN_INTAKE_LOG_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "gen")]),
         }
+        nosync_env = {
+            **env,
+            "LIANXIN_INTAKE_DATA_DIR": str(data / "nosync"),
+            "LIANXIN_INTAKE_GRPC_PORT": str(nosync_port),
+            "LIANXIN_INTAKE_SQLITE_SYNCHRONOUS": "NORMAL",
+        }
         procs = [
             subprocess.Popen([sys.executable, __file__, "--serve-echo", str(echo_port)], env=env),
             subprocess.Popen([sys.executable, "-m", "services.intake"], env=env, cwd=ROOT),
+            subprocess.Popen([sys.executable, "-m", "services.intake"], env=nosync_env, cwd=ROOT),
         ]
         try:
-            for port in (echo_port, intake_port):
+            for port in (echo_port, intake_port, nosync_port):
                 if not wait_serving(f"127.0.0.1:{port}"):
                     print(f"server on port {port} did not start", file=sys.stderr)
                     return 1
-            return asyncio.run(measure(args, echo_port, intake_port))
+            return asyncio.run(measure(args, echo_port, intake_port, nosync_port))
         finally:
             for p in procs:
                 p.terminate()

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -44,11 +44,15 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str) -> Engine:
+SqliteSync = Literal["FULL", "NORMAL"]
+
+
+def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> Engine:
     """An engine for `url`. Commits are durable once they return: SQLite runs WAL with
     `synchronous=FULL` (the WAL is fsynced at every commit; the writer's group commit
     shares one fsync among everything waiting), PostgreSQL with `synchronous_commit=on`
-    (whatever the server's default is)."""
+    (whatever the server's default is). `sqlite_synchronous="NORMAL"` gives that up (a
+    power loss may roll back acknowledged commits): for benchmarks and throwaway data."""
     if make_url(url).get_backend_name() != "sqlite":
         return create_engine(
             url,
@@ -68,7 +72,7 @@ def make_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
         cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=FULL")
+        cur.execute(f"PRAGMA synchronous={sqlite_synchronous}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
         cur.close()
@@ -101,9 +105,11 @@ class _Pending:
 class Database:
     """One service's database: a group-committing writer thread plus pooled readers."""
 
-    def __init__(self, url: str, *, readers: int = 4) -> None:
+    def __init__(
+        self, url: str, *, readers: int = 4, sqlite_synchronous: SqliteSync = "FULL"
+    ) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
         self._writer = threading.Thread(target=self._write_loop, name="db-write", daemon=True)

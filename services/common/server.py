@@ -92,7 +92,7 @@ class ServiceHost:
     def open_database(self, migrations_dir: Path) -> Database:
         url = self.settings.sqlalchemy_url(self.name)
         migrate(url, migrations_dir)
-        self.db = Database(url)
+        self.db = Database(url, sqlite_synchronous=self.settings.sqlite_synchronous)
         return self.db
 
     async def connect_bus(self) -> JetStreamContext:

@@ -32,6 +32,11 @@ class ServiceSettings(BaseSettings):
     stream_name: str = Field("LIANXIN", description="JetStream stream that carries events.")
     ack_wait_seconds: float = Field(30.0, gt=0, description="Redelivery after this long.")
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="In-flight RPCs get this.")
+    sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        description="SQLite commit durability: FULL fsyncs every commit (the promise in the "
+        "README); NORMAL may lose acknowledged commits on power loss (benchmarks only).",
+    )
     blob_sweep_interval_seconds: float = Field(
         3600.0, gt=0, description="How often unreferenced attachment/photo files are swept."
     )
