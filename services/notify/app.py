@@ -77,6 +77,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         batch=settings.send_batch,
         poll_seconds=settings.send_poll_seconds,
         lease_seconds=settings.send_lease_seconds,
+        concurrency=settings.send_concurrency,
         retry=domain.RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,

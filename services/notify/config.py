@@ -87,6 +87,12 @@ class NotifySettings(ServiceSettings):
     # --- sending ----------------------------------------------------------------------
     send_batch: int = Field(100, gt=0, le=1000, description="Deliveries sent per round.")
     send_poll_seconds: float = Field(1.0, gt=0, description="Sender wakes at least this often.")
+    send_concurrency: int = Field(
+        16,
+        gt=0,
+        le=256,
+        description="Deliveries sent at once; also the most a crash can make go out twice.",
+    )
     send_lease_seconds: float = Field(
         60.0,
         gt=0,

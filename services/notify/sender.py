@@ -11,8 +11,9 @@ soon as its own send returns: SENT, FAILED with the error and the next attempt
 after the retry budget or a permanent error. Each SENT and DEAD is published as
 `notify.delivered` / `notify.dead` through the outbox.
 
-So a crash repeats only what was in flight: a delivery whose send returned but whose
-outcome was not yet committed is due again when its lease ends and is sent once more,
+So a crash repeats only what was in flight — at most `concurrency` deliveries are between
+their send and its committed outcome at any moment: such a delivery is due again when its
+lease ends and is sent once more,
 with the same delivery id (the `Idempotency-Key` of every HTTP delivery) for the receiver
 to drop. A delivery claimed but not yet sent is sent once, after the lease.
 """
@@ -53,6 +54,7 @@ class Sender:
         batch: int = 100,
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
+        concurrency: int = 16,
         max_attempts: int | None = None,
         retry: domain.RetryPolicy | None = None,
         clock: Clock = utcnow,
@@ -67,6 +69,9 @@ class Sender:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.lease = timedelta(seconds=lease_seconds)
+        # At most this many deliveries are between their send and its recorded outcome:
+        # the most a crash can make go out twice.
+        self._slots = asyncio.Semaphore(concurrency)
         retry = retry or domain.RetryPolicy()
         if max_attempts is not None:
             retry = domain.RetryPolicy(max_attempts, retry.base_seconds, retry.max_seconds)
@@ -173,6 +178,10 @@ class Sender:
         return claimed
 
     async def _send(self, row: Any) -> None:
+        async with self._slots:
+            await self._send_and_record(row)
+
+    async def _send_and_record(self, row: Any) -> None:
         error, permanent = await self._attempt(row)
         try:
             status, recorded = await self.db.write(

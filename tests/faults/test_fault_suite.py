@@ -38,8 +38,10 @@ RATE = 40.0  # submissions a second, paced
 DOWN_SECONDS = 3.0  # a killed process stays dead this long before it is started again
 SETTLE_SECONDS = 240.0
 # A re-send is explained when its first copy reached the receiver this shortly before
-# notify was killed: it was in flight (sent, its outcome not yet committed).
+# notify was killed: it was in flight (sent, its outcome not yet committed). At most
+# SEND_CONCURRENCY are in flight at once, so a kill may explain no more than that.
 IN_FLIGHT_WINDOW = 2.0
+SEND_CONCURRENCY = 16
 
 # The grid 辛庄社区第一网格 (370402003001001): a 60 × 60 lattice of points ~20 m apart.
 LON0, LON1, LAT0, LAT1 = 117.5505, 117.5645, 34.8585, 34.8695
@@ -261,6 +263,7 @@ async def test_every_acknowledged_case_is_filed_dispatched_and_told_once_through
                     "DEFAULT_HOTLINE": "mayor_hotline",
                     "DEFAULT_HOTLINE_WEBHOOK_URL": hooks.url,
                     "SEND_LEASE_SECONDS": "10",
+                    "SEND_CONCURRENCY": str(SEND_CONCURRENCY),
                 },
             },
         )
@@ -316,6 +319,7 @@ async def test_every_acknowledged_case_is_filed_dispatched_and_told_once_through
             outcome.drill_wrong[:5],
         )
         assert unexplained == 0
+        assert len(outcome.resent) <= SEND_CONCURRENCY * len(stack["notify"].kills)
         assert len(recovery) == 8
     finally:
         if stack is not None:
