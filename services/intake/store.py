@@ -23,7 +23,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    tuple_,
     update,
 )
 
@@ -122,13 +121,7 @@ def submit_cases(conn: Connection, *, items: list[NewCase]) -> list[tuple[Any, l
     """Store a batch of submissions with one statement per table. A submission whose
     (channel, external_ref) exists — stored before or earlier in this batch — creates
     nothing and gets the existing case. Returns (case, attachments, created) per item."""
-    keys = list({it.key for it in items})
-    existing = {
-        (r.channel, r.external_ref): r
-        for r in conn.execute(
-            select(cases).where(tuple_(cases.c.channel, cases.c.external_ref).in_(keys))
-        )
-    }
+    existing = {(r.channel, r.external_ref): r for r in _by_refs(conn, {it.key for it in items})}
     fresh: dict[tuple[int, str], NewCase] = {}
     for it in items:
         if it.key not in existing and it.key not in fresh:
@@ -149,6 +142,23 @@ def submit_cases(conn: Connection, *, items: list[NewCase]) -> list[tuple[Any, l
             first = fresh[it.key]
             created = first is it
             out.append((RowView(first.row), [RowView(a) for a in first.attachments], created))
+    return out
+
+
+def _by_refs(conn: Connection, keys: set[tuple[int, str]]) -> list[Any]:
+    """The cases with these (channel, external_ref) keys: one query per channel, written
+    `channel = ? AND external_ref IN (…)` so that the unique index serves it (a row-value
+    `(channel, external_ref) IN (…)` scans the whole table on SQLite)."""
+    refs: dict[int, list[str]] = {}
+    for channel, ref in keys:
+        refs.setdefault(channel, []).append(ref)
+    out: list[Any] = []
+    for channel, values in refs.items():
+        out.extend(
+            conn.execute(
+                select(cases).where(cases.c.channel == channel, cases.c.external_ref.in_(values))
+            )
+        )
     return out
 
 

@@ -187,6 +187,11 @@ def new_row(case: intake_res.Case, now: Any) -> dict[str, Any]:
         "channel": case.channel,
         "latitude": case.location.point.latitude if has_point else None,
         "longitude": case.location.point.longitude if has_point else None,
+        "cell": (
+            store.cell_of(case.location.point.latitude, case.location.point.longitude)
+            if has_point
+            else None
+        ),
         "grid_code": "",
         "community_code": "",
         "street_code": "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Connection,
@@ -86,10 +88,13 @@ cases = Table(
     Column("reopen_count", Integer, nullable=False, default=0, server_default=text("0")),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("merged_into", String(36), nullable=True),
+    # --- 0004: the spatial cell of the point (see `cell_of`), for the duplicate search --
+    Column("cell", BigInteger, nullable=True),
 )
 Index("ix_cases_assigned_unit_deadline", cases.c.assigned_unit_code, cases.c.deadline_time)
 Index("ix_cases_next_due_at", cases.c.next_due_at)
 Index("ix_cases_category_created_at", cases.c.category, cases.c.created_at)
+Index("ix_cases_category_cell_created_at", cases.c.category, cases.c.cell, cases.c.created_at)
 Index("ix_cases_merged_into", cases.c.merged_into)
 Index("ix_cases_grid_code_created_at", cases.c.grid_code, cases.c.created_at)
 
@@ -241,6 +246,24 @@ def set_assisting(conn: Connection, *, case_id: str, units: Iterable[tuple[str, 
 # --- duplicates --------------------------------------------------------------------------
 
 
+CELL_DEGREES = 0.001  # ~111 m north–south, ~91 m east–west here
+
+
+def cell_of(lat: float, lon: float) -> int:
+    """The spatial cell of a point: a square of CELL_DEGREES, one integer key."""
+    return math.floor((lat + 90.0) / CELL_DEGREES) * 400_000 + math.floor(
+        (lon + 180.0) / CELL_DEGREES
+    )
+
+
+def cells_covering(box: tuple[float, float, float, float]) -> list[int]:
+    """Every cell that meets the box (south, west, north, east)."""
+    south, west, north, east = box
+    r0, r1 = (math.floor((v + 90.0) / CELL_DEGREES) for v in (south, north))
+    c0, c1 = (math.floor((v + 180.0) / CELL_DEGREES) for v in (west, east))
+    return [r * 400_000 + c for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+
+
 def duplicate_candidates(
     conn: Connection,
     *,
@@ -251,13 +274,16 @@ def duplicate_candidates(
     exclude_id: str,
 ) -> list[Any]:
     """Open cases of `category` received since `since` whose point lies in `box`
-    (south, west, north, east), oldest first; not themselves merged into another."""
+    (south, west, north, east), oldest first; not themselves merged into another. The
+    index on (category, cell, created_at) bounds the search by place and time, however
+    many cases the category has."""
     south, west, north, east = box
     return list(
         conn.execute(
             select(cases)
             .where(
                 cases.c.category == category,
+                cases.c.cell.in_(cells_covering(box)),
                 cases.c.created_at >= since,
                 cases.c.status.in_(list(statuses)),
                 cases.c.merged_into.is_(None),

@@ -116,20 +116,21 @@ class Service:
 
 class Stack:
     """nats-server (on `nats_port`) and the four services under `root`; `nats_url` is
-    where the services connect (the proxy's address)."""
+    where the services connect (a proxy's address; nats-server itself by default)."""
 
     def __init__(
         self,
         root: Path,
         *,
         nats_port: int,
-        nats_url: str,
+        nats_url: str | None = None,
         extra_env: dict[str, dict[str, str]],
     ) -> None:
         self.root = root
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.nats = NatsServer(root / "nats", port=nats_port)
+        nats_url = nats_url or self.nats.url
         self.services: dict[str, Service] = {}
         ports = {name: free_port() for name in ORDER}
         for name in ORDER:
