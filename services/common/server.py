@@ -79,6 +79,7 @@ class ServiceHost:
         self._consumers: list[bus.EventConsumer] = []
         self._channels: list[grpc.aio.Channel] = []
         self._background: list[tuple[str, Loop]] = []
+        self._listeners: list[tuple[str, Callable[[], None]]] = []
         self._stop = asyncio.Event()
         self.supervisor = Supervisor(name, self._stop, on_change=self._update_health)
         self._database_ok = True
@@ -141,6 +142,11 @@ class ServiceHost:
         and the like); `loop.heartbeat()` is set to report its rounds."""
         self._background.append((name, loop))
 
+    def listen(self, subject: str, callback: Callable[[], None]) -> None:
+        """Call `callback` for every message on `subject` (core NATS, from start on; no
+        durability: for cache invalidation and the like, which a TTL backs up)."""
+        self._listeners.append((subject, callback))
+
     def add_service(
         self, add_fn: Callable[[Any, grpc.aio.Server], None], servicer: Any, full_name: str
     ) -> None:
@@ -176,6 +182,13 @@ class ServiceHost:
                 f"{self.name}: cannot bind {self.settings.host}:{self.settings.grpc_port}"
             )
         await self.server.start()
+        if self.nc is not None:
+            for subject, callback in self._listeners:
+
+                async def on_message(_msg: Any, callback: Callable[[], None] = callback) -> None:
+                    callback()
+
+                await self.nc.subscribe(subject, cb=on_message)
         for c in self._consumers:
             await c.start()
         for i, r in enumerate(self._relays):

@@ -36,6 +36,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         file_sink: bool = True,
         secret_grace: timedelta = timedelta(days=1),
         on_retry: Callable[[], None] | None = None,
+        on_subscriptions_changed: Callable[[], None] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
@@ -43,6 +44,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         self.file_sink = file_sink
         self.secret_grace = secret_grace
         self.on_retry = on_retry
+        self.on_subscriptions_changed = on_subscriptions_changed or (lambda: None)
 
     # --- deliveries --------------------------------------------------------------------
 
@@ -130,6 +132,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         stored, _created = await self.db.write(
             lambda conn: store.create_subscription(conn, row=row)
         )
+        self.on_subscriptions_changed()
         return svc.CreateSubscriptionResponse(
             subscription=subscriptions.to_proto(stored, with_secret=True)
         )
@@ -158,6 +161,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         deleted = await self.db.write(
             lambda c: store.delete_subscription(c, subscription_id=request.subscription_id, now=now)
         )
+        self.on_subscriptions_changed()
         if not deleted:
             raise _subscription_not_found(request.subscription_id)
         return svc.DeleteSubscriptionResponse()
@@ -177,6 +181,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
                 grace_until=now + self.secret_grace,
             )
         )
+        self.on_subscriptions_changed()
         if row is None:
             raise _subscription_not_found(request.subscription_id)
         return svc.RotateSubscriptionSecretResponse(

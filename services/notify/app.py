@@ -78,6 +78,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         poll_seconds=settings.send_poll_seconds,
         lease_seconds=settings.send_lease_seconds,
         concurrency=settings.send_concurrency,
+        publish_delivered=settings.publish_delivered,
         retry=domain.RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
@@ -108,6 +109,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
             file_sink=settings.file_sink,
             secret_grace=timedelta(seconds=settings.webhook_secret_grace_seconds),
             on_retry=sender.kick,
+            on_subscriptions_changed=notifier.subscriptions_changed,
         ),
         SERVICE_NAME,
     )
@@ -119,6 +121,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         on_applied=sender.kick,
     )
     host.background("sender", sender)
+    host.listen("lianxin.registry.>", notifier.registry_changed)
     return host
 
 

@@ -93,6 +93,11 @@ class NotifySettings(ServiceSettings):
         le=256,
         description="Deliveries sent at once; also the most a crash can make go out twice.",
     )
+    publish_delivered: bool = Field(
+        False,
+        description="Publish notify.delivered for every SENT delivery (notify.dead is always "
+        "published); off by default: nothing consumes it.",
+    )
     send_lease_seconds: float = Field(
         60.0,
         gt=0,

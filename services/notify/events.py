@@ -24,6 +24,7 @@ from lianxin.registry.v1 import registry_service_pb2_grpc
 from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common.bus import Apply, RetryLater
+from services.common.cache import TtlCache
 from services.common.db import Database
 from services.common.policy import Policy
 from services.common.timeutil import utcnow
@@ -36,6 +37,8 @@ SERVICE_ACTOR = (("x-lianxin-actor", "service:notify"),)
 TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_STAFF_PAGES = 20
 UNIT_CACHE_SECONDS = 600.0
+STAFF_CACHE_SECONDS = 60.0
+SUBSCRIPTION_CACHE_SECONDS = 10.0
 
 # Roles that handle a unit's cases when routing named no assignee.
 HANDLERS = (
@@ -83,6 +86,26 @@ class Notifier:
         self.quiet = quiet
         self._missing: dict[str, float] = {}  # event id → when its reporter was first missed
         self._parents: dict[str, tuple[float, str]] = {}  # unit code → (when, parent code)
+        # Staff lists per registry query, and the live subscriptions: read for every event
+        # otherwise. Cleared on a registry change (`registry_changed`) or a subscription
+        # written here (`subscriptions_changed`); the TTL covers other replicas' writes.
+        self._staff: TtlCache[bytes, list[reg_res.Staff]] = TtlCache(STAFF_CACHE_SECONDS)
+        self._subscriptions: TtlCache[str, list[domain.SubscriptionView]] = TtlCache(
+            SUBSCRIPTION_CACHE_SECONDS
+        )
+
+    def registry_changed(self) -> None:
+        self._staff.clear()
+        self._parents.clear()
+
+    def subscriptions_changed(self) -> None:
+        self._subscriptions.clear()
+
+    async def _active_subscriptions(self) -> list[domain.SubscriptionView]:
+        async def load() -> list[domain.SubscriptionView]:
+            return [subscription_view(r) for r in await self.db.read(store.active_subscriptions)]
+
+        return await self._subscriptions.get("active", load)
 
     async def handle(self, event: event_pb2.Event, apply: Apply) -> None:
         body = event.WhichOneof("body")
@@ -98,9 +121,7 @@ class Notifier:
         case = event.case_transitioned.case
         entry = event.case_transitioned.entry
         reporter = await self._reporter(event.id, case.id)
-        subscriptions = [
-            subscription_view(r) for r in await self.db.read(store.active_subscriptions)
-        ]
+        subscriptions = await self._active_subscriptions()
         recipients: list[domain.Recipient] = []
         try:
             for who in audience:
@@ -243,8 +264,13 @@ class Notifier:
         return None
 
     async def _list_staff(self, request: reg.ListStaffRequest) -> list[reg_res.Staff]:
-        out: list[reg_res.Staff] = []
         request.page_size = 1000
+        return await self._staff.get(
+            request.SerializeToString(deterministic=True), lambda: self._fetch_staff(request)
+        )
+
+    async def _fetch_staff(self, request: reg.ListStaffRequest) -> list[reg_res.Staff]:
+        out: list[reg_res.Staff] = []
         for _ in range(MAX_STAFF_PAGES):
             resp = await self.registry.ListStaff(
                 request, timeout=self.registry_timeout, metadata=SERVICE_ACTOR

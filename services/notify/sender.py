@@ -8,8 +8,9 @@ since they were read. A claimed delivery is due for nobody else (another round, 
 replica) until its lease runs out. Then each is sent, and its outcome is committed as
 soon as its own send returns: SENT, FAILED with the error and the next attempt
 (exponential back-off with full jitter), or DEAD — the dead letter, with its reason —
-after the retry budget or a permanent error. Each SENT and DEAD is published as
-`notify.delivered` / `notify.dead` through the outbox.
+after the retry budget or a permanent error. Each DEAD is published as `notify.dead`
+through the outbox; each SENT as `notify.delivered` only with `publish_delivered` (nothing
+in Lianxin consumes it, and it was ~6 events a case).
 
 So a crash repeats only what was in flight — at most `concurrency` deliveries are between
 their send and its committed outcome at any moment: such a delivery is due again when its
@@ -55,6 +56,7 @@ class Sender:
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
         concurrency: int = 16,
+        publish_delivered: bool = False,
         max_attempts: int | None = None,
         retry: domain.RetryPolicy | None = None,
         clock: Clock = utcnow,
@@ -69,6 +71,7 @@ class Sender:
         self.batch = batch
         self.poll_seconds = poll_seconds
         self.lease = timedelta(seconds=lease_seconds)
+        self.publish_delivered = publish_delivered
         # At most this many deliveries are between their send and its recorded outcome:
         # the most a crash can make go out twice.
         self._slots = asyncio.Semaphore(concurrency)
@@ -230,7 +233,7 @@ class Sender:
         now = self.clock()
         if error is None:
             ok = store.mark_sent(conn, delivery_id=row.id, now=now)
-            if ok:
+            if ok and self.publish_delivered:
                 bus.stage(conn, store.outbox, [self._result(conn, "notify.delivered", row.id)])
             return res.DELIVERY_STATUS_SENT, ok
         attempts = row.attempts + 1

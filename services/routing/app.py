@@ -59,6 +59,7 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
         on_applied=relay.kick,
     )
     host.background("scheduler", scheduler)
+    host.listen("lianxin.registry.>", directory.registry_changed)
     host.parts["scheduler"] = scheduler  # tests drive it with a fake clock
     host.background(
         "blob-sweep",

@@ -2,7 +2,8 @@
 
 Asked outside any transaction. NOT_FOUND and INVALID_ARGUMENT are answers (None); any
 other failure raises `RegistryDown`, which the event consumer turns into a retry and the
-API into UNAVAILABLE. Department names are cached (they change rarely; a miss refreshes).
+API into UNAVAILABLE. Unit and department names and the staff picked by skill are cached
+(they change rarely): a registry event clears them (`registry_changed`), a TTL backs it up.
 """
 
 from __future__ import annotations
@@ -11,10 +12,12 @@ import grpc
 
 from lianxin.registry.v1 import registry_service_pb2 as reg
 from lianxin.registry.v1 import registry_service_pb2_grpc, resources_pb2
+from services.common.cache import TtlCache
 from services.routing import domain
 
 SERVICE_ACTOR = (("x-lianxin-actor", "service:routing"),)
 ANSWERS = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+STAFF_CACHE_SECONDS = 60.0
 
 
 class RegistryDown(Exception):
@@ -27,6 +30,12 @@ class Directory:
         self.timeout = timeout
         self._departments: dict[str, str] = {}
         self._units: dict[str, str] = {}
+        self._skilled: TtlCache[tuple[str, str], str] = TtlCache(STAFF_CACHE_SECONDS)
+
+    def registry_changed(self) -> None:
+        self._departments = {}
+        self._units = {}
+        self._skilled.clear()
 
     async def locate(
         self, latitude: float, longitude: float
@@ -87,6 +96,11 @@ class Directory:
         """The first staff member of a unit with a skill; "" when none (or no skill)."""
         if not skill:
             return ""
+        return await self._skilled.get(
+            (unit_code, skill), lambda: self._fetch_with_skill(unit_code, skill)
+        )
+
+    async def _fetch_with_skill(self, unit_code: str, skill: str) -> str:
         try:
             found = await self.stub.ListStaff(
                 reg.ListStaffRequest(unit_code=unit_code, skill=skill, page_size=1),

@@ -222,6 +222,7 @@ async def test_a_failing_gateway_is_retried_with_backoff_then_dead_lettered_and_
         sms_gateway_url=gateway.url,
         sms_gateway_token=TOKEN,
         app_push=False,
+        publish_delivered=True,
         max_attempts=3,
         retry_base_seconds=2,
         retry_max_seconds=60,

@@ -394,6 +394,7 @@ async def test_sender_sends_to_file_retries_with_backoff_then_dead_letters(
         retry=domain.RetryPolicy(max_attempts=3, base_seconds=2, max_seconds=60),
         clock=clock,
         rng=random.Random(1),
+        publish_delivered=True,
     )
     assert await sender.send_due() == 2
     assert await sender.send_due() == 0  # the failed one waits for its back-off
@@ -450,7 +451,8 @@ async def test_sender_sends_to_file_retries_with_backoff_then_dead_letters(
     assert dead.status == res.DELIVERY_STATUS_DEAD and dead.attempts == 4
     assert dead.last_error == "HTTP 400: unknown number 139****1111"
 
-    # Every SENT and DEAD is published through the outbox as notify.delivered / notify.dead.
+    # Every DEAD (and, when asked for, every SENT) is published through the outbox as
+    # notify.dead / notify.delivered.
     payloads = await db.read(lambda c: list(c.execute(select(store.outbox.c.payload)).scalars()))
     results = [event_pb2.Event.FromString(p) for p in payloads]
     assert [(e.type, e.delivery_result.delivery.recipient.kind) for e in results] == [
