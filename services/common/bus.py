@@ -128,13 +128,23 @@ def staged(event: event_pb2.Event) -> Staged:
     return Staged(event, telemetry.inject_headers().get("traceparent"))
 
 
+_INSERT: dict[Table, Any] = {}
+
+
+def _insert_stmt(table: Table) -> Any:
+    stmt = _INSERT.get(table)
+    if stmt is None:
+        stmt = _INSERT[table] = insert(table)
+    return stmt
+
+
 def stage(conn: Connection, outbox: Table, items: list[Staged]) -> None:
     """Write events to the outbox inside the caller's transaction."""
     if not items:
         return
     now = datetime.now(UTC)
     conn.execute(
-        insert(outbox),
+        _insert_stmt(outbox),
         [
             {
                 "event_id": s.event.id,
@@ -148,14 +158,37 @@ def stage(conn: Connection, outbox: Table, items: list[Staged]) -> None:
     )
 
 
+_INSERT_IGNORE: dict[tuple[str, Table], Any] = {}
+
+
+def _insert_ignore_stmt(conn: Connection, table: Table) -> Any:
+    """INSERT … ON CONFLICT DO NOTHING for `table`, built once per dialect."""
+    key = (conn.dialect.name, table)
+    stmt = _INSERT_IGNORE.get(key)
+    if stmt is None:
+        make = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+        stmt = _INSERT_IGNORE[key] = make(table).on_conflict_do_nothing()
+    return stmt
+
+
 def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when the row was new."""
-    if conn.dialect.name == "postgresql":
-        stmt: Any = pg_insert(table).values(values).on_conflict_do_nothing()
-    else:
-        stmt = sqlite_insert(table).values(values).on_conflict_do_nothing()
     # psycopg reports rowcount -1 for this statement unless SQLAlchemy is asked to keep it.
-    return conn.execute(stmt, execution_options={"preserve_rowcount": True}).rowcount == 1
+    result = conn.execute(
+        _insert_ignore_stmt(conn, table), values, execution_options={"preserve_rowcount": True}
+    )
+    return result.rowcount == 1
+
+
+def insert_ignore_many(
+    conn: Connection, table: Table, rows: list[dict[str, Any]], key: str
+) -> set[Any]:
+    """INSERT … ON CONFLICT DO NOTHING of many rows in one statement; the `key` column's
+    values of the rows that were new."""
+    if not rows:
+        return set()
+    stmt = _insert_ignore_stmt(conn, table).returning(table.c[key])
+    return set(conn.execute(stmt, rows).scalars())
 
 
 def claim(conn: Connection, inbox: Table, consumer: str, event_id: str) -> bool:

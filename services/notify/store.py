@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    bindparam,
     false,
     func,
     insert,
@@ -35,7 +36,7 @@ from sqlalchemy import (
 )
 
 from lianxin.notify.v1 import resources_pb2 as res
-from services.common.bus import bus_tables, insert_ignore
+from services.common.bus import bus_tables, insert_ignore, insert_ignore_many
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -128,15 +129,43 @@ RETRYABLE = (res.DELIVERY_STATUS_PENDING, res.DELIVERY_STATUS_FAILED)
 # --- reporters ---------------------------------------------------------------------------
 
 
+# The hot path's statements, built once (executing one with parameters skips building a
+# statement object per call).
+_PROCESSED = select(inbox.c.event_id).where(
+    inbox.c.consumer == bindparam("consumer"), inbox.c.event_id == bindparam("event_id")
+)
+_GET_REPORTER = select(reporters).where(reporters.c.case_id == bindparam("case_id"))
+_GET_DELIVERY = select(deliveries).where(deliveries.c.id == bindparam("delivery_id"))
+_LAST_ATTEMPT = select(func.coalesce(func.max(delivery_attempts.c.number), 0)).where(
+    delivery_attempts.c.delivery_id == bindparam("delivery_id")
+)
+_INSERT_ATTEMPT = insert(delivery_attempts)
+_MARK_SENT = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"), deliveries.c.status.in_(RETRYABLE))
+    .values(
+        status=res.DELIVERY_STATUS_SENT,
+        attempts=deliveries.c.attempts + 1,
+        sent_at=bindparam("now"),
+        last_error="",
+    )
+)
+_MARK_FAILED = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("delivery_id"), deliveries.c.status.in_(RETRYABLE))
+    .values(
+        status=bindparam("new_status"),
+        attempts=deliveries.c.attempts + 1,
+        last_error=bindparam("error"),
+        next_attempt_at=bindparam("next_attempt_at"),
+    )
+)
+
+
 def processed(conn: Connection, *, consumer: str, event_id: str) -> bool:
     """True when `consumer` has already applied the event (a redelivery)."""
     return (
-        conn.execute(
-            select(inbox.c.event_id).where(
-                inbox.c.consumer == consumer, inbox.c.event_id == event_id
-            )
-        ).first()
-        is not None
+        conn.execute(_PROCESSED, {"consumer": consumer, "event_id": event_id}).first() is not None
     )
 
 
@@ -146,19 +175,21 @@ def remember_reporter(conn: Connection, *, row: dict[str, Any]) -> bool:
 
 
 def get_reporter(conn: Connection, *, case_id: str) -> Any:
-    return conn.execute(select(reporters).where(reporters.c.case_id == case_id)).first()
+    return conn.execute(_GET_REPORTER, {"case_id": case_id}).first()
 
 
 # --- deliveries --------------------------------------------------------------------------
 
 
 def insert_deliveries(conn: Connection, *, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert the rows that are not there yet (per event, recipient and channel)."""
-    return [r for r in rows if insert_ignore(conn, deliveries, r)]
+    """Insert the rows that are not there yet (per event, recipient and channel), in one
+    statement; returns those inserted."""
+    new = insert_ignore_many(conn, deliveries, rows, "id")
+    return [r for r in rows if r["id"] in new]
 
 
 def get_delivery(conn: Connection, *, delivery_id: str) -> Any:
-    return conn.execute(select(deliveries).where(deliveries.c.id == delivery_id)).first()
+    return conn.execute(_GET_DELIVERY, {"delivery_id": delivery_id}).first()
 
 
 def get_attempts(conn: Connection, *, delivery_id: str) -> list[Any]:
@@ -215,37 +246,22 @@ def postpone(conn: Connection, *, delivery_id: str, until: datetime) -> bool:
 
 
 def _attempt(conn: Connection, *, delivery_id: str, now: datetime, outcome: int, error: str) -> int:
-    number = conn.execute(
-        select(func.coalesce(func.max(delivery_attempts.c.number), 0)).where(
-            delivery_attempts.c.delivery_id == delivery_id
-        )
-    ).scalar_one()
+    number = conn.execute(_LAST_ATTEMPT, {"delivery_id": delivery_id}).scalar_one()
     conn.execute(
-        insert(delivery_attempts).values(
-            delivery_id=delivery_id,
-            number=number + 1,
-            attempted_at=now,
-            outcome=outcome,
-            error=error,
-        )
+        _INSERT_ATTEMPT,
+        {
+            "delivery_id": delivery_id,
+            "number": number + 1,
+            "attempted_at": now,
+            "outcome": outcome,
+            "error": error,
+        },
     )
     return int(number) + 1
 
 
 def mark_sent(conn: Connection, *, delivery_id: str, now: datetime) -> bool:
-    ok = (
-        conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(RETRYABLE))
-            .values(
-                status=res.DELIVERY_STATUS_SENT,
-                attempts=deliveries.c.attempts + 1,
-                sent_at=now,
-                last_error="",
-            )
-        ).rowcount
-        == 1
-    )
+    ok = conn.execute(_MARK_SENT, {"delivery_id": delivery_id, "now": now}).rowcount == 1
     if ok:
         _attempt(conn, delivery_id=delivery_id, now=now, outcome=res.DELIVERY_STATUS_SENT, error="")
     return ok
@@ -263,14 +279,13 @@ def mark_failed(
     status = res.DELIVERY_STATUS_DEAD if dead else res.DELIVERY_STATUS_FAILED
     ok = (
         conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == delivery_id, deliveries.c.status.in_(RETRYABLE))
-            .values(
-                status=status,
-                attempts=deliveries.c.attempts + 1,
-                last_error=error[:2000],
-                next_attempt_at=next_attempt_at,
-            )
+            _MARK_FAILED,
+            {
+                "delivery_id": delivery_id,
+                "new_status": status,
+                "error": error[:2000],
+                "next_attempt_at": next_attempt_at,
+            },
         ).rowcount
         == 1
     )

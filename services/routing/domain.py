@@ -28,6 +28,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -305,10 +306,14 @@ def step(
     values = {**s.changes, "status": to_status, "version": version, "updated_at": now}
     values["next_due_at"] = next_due({**row._asdict(), **values})
     store.update_case(conn, case_id=case_id, values=values)
+    # The case after the step is the row read above with the values just written: no
+    # second read.
+    after_row = SimpleNamespace(**{**row._asdict(), **values})
     if s.assisting is not None:
         store.set_assisting(conn, case_id=case_id, units=s.assisting)
-    after_row = store.get_case(conn, case_id=case_id)
-    assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
+        assisting = sorted(code for code, _name in s.assisting)
+    else:
+        assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
     entry = {
         "case_id": case_id,
         "sequence": version,

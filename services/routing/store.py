@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    bindparam,
     delete,
     exists,
     false,
@@ -153,36 +154,52 @@ requests = Table(
 outbox, inbox = bus_tables(metadata)
 
 
+# The hot path's statements, built once: executing one with parameters skips building
+# and cache-keying a new statement object per call (most of the writer's time otherwise).
+_GET_CASE = select(cases).where(cases.c.id == bindparam("case_id"))
+_GET_CASE_FOR_UPDATE = _GET_CASE.with_for_update()
+_GET_HISTORY = (
+    select(history).where(history.c.case_id == bindparam("case_id")).order_by(history.c.sequence)
+)
+_INSERT_CASE = insert(cases)
+_UPDATE_CASE = update(cases).where(cases.c.id == bindparam("_case_id"))
+_INSERT_HISTORY = insert(history)
+_INSERT_PHOTO_REFS = insert(photo_refs)
+_GET_ASSISTING = (
+    select(assisting)
+    .where(assisting.c.case_id == bindparam("case_id"))
+    .order_by(assisting.c.unit_code)
+)
+_DELETE_ASSISTING = delete(assisting).where(assisting.c.case_id == bindparam("case_id"))
+_INSERT_ASSISTING = insert(assisting)
+_SEEN_REQUEST = select(requests).where(requests.c.request_id == bindparam("request_id"))
+_INSERT_REQUEST = insert(requests)
+
+
 def get_case(conn: Connection, *, case_id: str, for_update: bool = False) -> Any:
     """A case; `for_update` locks its row on PostgreSQL (SQLite has one writer anyway)."""
-    q = select(cases).where(cases.c.id == case_id)
-    if for_update and conn.dialect.name == "postgresql":
-        q = q.with_for_update()
-    return conn.execute(q).first()
+    q = _GET_CASE_FOR_UPDATE if for_update and conn.dialect.name == "postgresql" else _GET_CASE
+    return conn.execute(q, {"case_id": case_id}).first()
 
 
 def get_history(conn: Connection, *, case_id: str) -> list[Any]:
-    return list(
-        conn.execute(
-            select(history).where(history.c.case_id == case_id).order_by(history.c.sequence)
-        )
-    )
+    return list(conn.execute(_GET_HISTORY, {"case_id": case_id}))
 
 
 def insert_case(conn: Connection, *, row: dict[str, Any]) -> None:
-    conn.execute(insert(cases).values(row))
+    conn.execute(_INSERT_CASE, row)
 
 
 def update_case(conn: Connection, *, case_id: str, values: dict[str, Any]) -> None:
-    conn.execute(update(cases).where(cases.c.id == case_id).values(values))
+    conn.execute(_UPDATE_CASE, {"_case_id": case_id, **values})
 
 
 def insert_history(conn: Connection, *, row: dict[str, Any]) -> None:
-    conn.execute(insert(history).values(row))
+    conn.execute(_INSERT_HISTORY, row)
     digests = sorted({p["sha256"] for p in row.get("photos") or ()})
     if digests:
         conn.execute(
-            insert(photo_refs),
+            _INSERT_PHOTO_REFS,
             [
                 {"sha256": d, "case_id": row["case_id"], "sequence": row["sequence"]}
                 for d in digests
@@ -202,12 +219,12 @@ def referenced_photos(conn: Connection, digests: list[str]) -> set[str]:
 
 
 def seen_request(conn: Connection, *, request_id: str) -> Any:
-    return conn.execute(select(requests).where(requests.c.request_id == request_id)).first()
+    return conn.execute(_SEEN_REQUEST, {"request_id": request_id}).first()
 
 
 def record_request(conn: Connection, *, request_id: str, case_id: str, transition: int) -> None:
     conn.execute(
-        insert(requests).values(request_id=request_id, case_id=case_id, transition=transition)
+        _INSERT_REQUEST, {"request_id": request_id, "case_id": case_id, "transition": transition}
     )
 
 
@@ -215,11 +232,7 @@ def record_request(conn: Connection, *, request_id: str, case_id: str, transitio
 
 
 def get_assisting(conn: Connection, *, case_id: str) -> list[Any]:
-    return list(
-        conn.execute(
-            select(assisting).where(assisting.c.case_id == case_id).order_by(assisting.c.unit_code)
-        )
-    )
+    return list(conn.execute(_GET_ASSISTING, {"case_id": case_id}))
 
 
 def assisting_of(conn: Connection, *, case_ids: Sequence[str]) -> dict[str, list[str]]:
@@ -237,10 +250,10 @@ def assisting_of(conn: Connection, *, case_ids: Sequence[str]) -> dict[str, list
 
 def set_assisting(conn: Connection, *, case_id: str, units: Iterable[tuple[str, str]]) -> None:
     """Replace the assisting units of a case with `units` ((code, name) pairs)."""
-    conn.execute(delete(assisting).where(assisting.c.case_id == case_id))
+    conn.execute(_DELETE_ASSISTING, {"case_id": case_id})
     rows = [{"case_id": case_id, "unit_code": c, "unit_name": n} for c, n in units]
     if rows:
-        conn.execute(insert(assisting), rows)
+        conn.execute(_INSERT_ASSISTING, rows)
 
 
 # --- duplicates --------------------------------------------------------------------------
