@@ -131,7 +131,14 @@ def build_app(gw: Any) -> FastAPI:
                 route = getattr(r, "path", "other")
                 break
         started = time.perf_counter()
-        response = await call_next(request)
+        length = request.headers.get("content-length", "0")
+        if not length.isdigit() or int(length) > gw.settings.max_body_bytes:
+            limit = gw.settings.max_body_bytes
+            response = error_response(
+                request, Open311Error(413, [f"the request body is over {limit} bytes"])
+            )
+        else:
+            response = await call_next(request)
         metrics.HTTP_SECONDS.labels(route, request.method).observe(time.perf_counter() - started)
         metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
         return response

@@ -53,6 +53,7 @@ class Open311Settings(BaseSettings):
     max_window_days: int = Field(90, gt=0, description="Longest start_date..end_date span.")
     default_page_size: int = Field(100, gt=0, le=1000)
     max_page_size: int = Field(1000, gt=0, le=1000)
+    max_body_bytes: int = Field(256 * 1024, gt=0, description="Largest request body accepted.")
     shutdown_grace_seconds: float = Field(5.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

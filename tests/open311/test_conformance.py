@@ -246,3 +246,34 @@ async def test_requests_are_filtered_by_every_parameter(o311: Setup, fmt: str) -
     p1 = await _ids(o311, fmt, page_size="2", page="1", **both)
     p2 = await _ids(o311, fmt, page_size="2", page="2", **both)
     assert p1 == [c, b] and p2 == [a]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_an_address_without_a_point_is_taken_and_read_back_without_lat_long(
+    o311: Setup, fmt: str
+) -> None:
+    form = {
+        "api_key": o311.key,
+        "service_code": "sanitation",
+        "address_string": "龙山路街道辛庄社区3号楼2单元",
+        "device_id": "phone-1",
+        "account_id": "acct-7",
+        "address_id": "A-1",
+    }  # no description either: optional in GeoReport
+    case_id = await submitted(o311, form)
+    r = await o311.http.get(f"/requests/{case_id}.{fmt}")
+    if fmt == "xml":
+        got = record(strict_xml(r)[0])
+        assert got["lat"] == got["long"] == got["media_url"] == ""
+    else:
+        got = json_body(r)[0]
+        assert got["lat"] is None and got["long"] is None and got["media_url"] is None
+    assert got["address"] == form["address_string"]
+    assert got["description"] == "环境卫生与垃圾"  # the service's name stands in
+    assert got["status"] == "open"
+
+
+async def test_a_body_over_the_limit_is_refused_before_it_is_read(o311: Setup) -> None:
+    r = await post(o311, report(o311, description="灯" * 100_000), "xml")
+    assert r.status_code == 413
+    assert "bytes" in (strict_xml(r).findtext("error/description") or "")

@@ -101,3 +101,32 @@ async def test_a_keys_identity_is_the_channel_and_actor_the_case_is_submitted_as
     identity = keys.Identity(row["id"], row["name"], row["channel"], row["actor"])
     assert call_metadata(identity) == (("x-lianxin-actor", "hotline:mayor_hotline"),)
     assert call_metadata() == (("x-lianxin-actor", "service:open311"),)
+
+
+def test_the_key_store_works_on_sqlite_and_postgresql(
+    tmp_path: Path, service_database_url: str
+) -> None:
+    url = service_database_url or f"sqlite:///{tmp_path / 'open311.db'}"
+    migrate(url, store.MIGRATIONS)
+    db = Database(url, readers=1)
+    try:
+        key, row = db.write_sync(lambda conn: keys.create_key(conn, name="app"))
+        assert db.write_sync(lambda conn: keys.identify(conn, key)).key_id == row["id"]  # type: ignore[union-attr]
+        db.write_sync(
+            lambda conn: store.add_media(
+                conn, case_id="c1", key_id=row["id"], url="https://a/1.jpg", now=row["created_at"]
+            )
+        )
+        db.write_sync(  # a retry does not change the first URL
+            lambda conn: store.add_media(
+                conn, case_id="c1", key_id=row["id"], url="https://a/2.jpg", now=row["created_at"]
+            )
+        )
+        media = db.write_sync(lambda conn: store.media_of(conn, case_ids=["c1", "c2"]))
+        assert media == {"c1": "https://a/1.jpg"}
+        revoked = db.write_sync(lambda conn: keys.revoke_key(conn, key_id=row["id"]))
+        assert revoked.revoked_at is not None
+        assert db.write_sync(lambda conn: keys.identify(conn, key)) is None
+        assert [r.id for r in db.write_sync(store.list_keys)] == [row["id"]]
+    finally:
+        db.close()
