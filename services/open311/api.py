@@ -10,6 +10,7 @@ format asked for, each description naming the parameter. The OpenAPI description
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -28,6 +29,7 @@ from services.open311.errors import Open311Error, bad_request, forbidden, not_fo
 from services.open311.formats import FORMATS, format_of, render
 from services.open311.upstream import Catalog
 
+log = logging.getLogger(__name__)
 CHANGESET = "2026-12-01T00:00:00+08:00"  # when this API last changed
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 FMT = Annotated[str, Path(description="Response format: xml or json.")]
@@ -100,6 +102,8 @@ def build_app(gw: Any) -> FastAPI:
     # --- errors and metrics -------------------------------------------------------------
 
     def error_response(request: Request, err: Open311Error) -> Response:
+        if err.status >= 500:
+            log.warning("%s %s: %d %s", request.method, request.url.path, err.status, err)
         resp = render(format_of(request.url.path), "errors", "error", err.body(), status=err.status)
         if err.retry_after:
             resp.headers["Retry-After"] = str(err.retry_after)

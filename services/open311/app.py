@@ -107,7 +107,7 @@ class Gateway:
         """Up to `limit` cases received in [start, end), newest first, of the given
         categories (all when none) and GeoReport statuses (all when none)."""
         found: list[Any] = []
-        for code in codes or [""]:
+        for code in list(dict.fromkeys(codes)) or [""]:
             token, taken = "", 0
             while taken < limit:
                 reply = await self.upstream.list_cases(list_request(code, start, end, token))
