@@ -46,7 +46,7 @@ def test_keys_are_created_listed_and_revoked_and_only_their_hash_is_stored(
 
     # What is on disk: the hash, never the key.
     raw = (tmp_path / "open311.db").read_bytes()
-    assert key.encode() not in raw and key.split("_")[2].encode() not in raw
+    assert key.encode() not in raw and key.split("_", 2)[2].encode() not in raw
     with sqlite3.connect(tmp_path / "open311.db") as conn:
         stored = conn.execute(
             "SELECT secret_sha256 FROM api_keys WHERE id = ?", (key_id,)
