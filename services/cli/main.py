@@ -1,6 +1,8 @@
 """`lianxin`: the command line of the embedded system.
 
-    lianxin up                      start nats-server and the four services
+    lianxin up                      start nats-server, the four services and the Open311 gateway
+    lianxin serve SERVICE           run one service (intake, …, open311) in the foreground
+    lianxin open311 keys …          API keys of Open311 client applications (create, list, revoke)
     lianxin case submit …           submit a case to intake
     lianxin case show CASE_ID       a case with its timeline
     lianxin case list               cases, newest first
@@ -34,6 +36,7 @@ from services.cli import (
     article_table,
     demo,
     notify_commands,
+    open311_commands,
     registry_commands,
     routing_commands,
 )
@@ -68,6 +71,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     from services.cli.up import up
 
     return up(data_dir=Path(args.data_dir), host=args.host, nats_port=args.nats_port)
+
+
+SERVABLE = ("intake", "registry", "routing", "notify", "open311")
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import importlib
+
+    app = importlib.import_module(f"services.{args.service}.app")
+    asyncio.run(app.serve())
+    return 0
 
 
 def cmd_case_submit(args: argparse.Namespace) -> int:
@@ -150,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--channel",
         default="grid_app",
-        help="mayor_hotline, district_hotline, convenience_hotline, grid_app, inspection, web",
+        help="mayor_hotline, district_hotline, convenience_hotline, grid_app, inspection, web, "
+        "open311",
     )
     p.add_argument("--ref", required=True, help="the channel's own reference")
     p.add_argument("--category", required=True, help="e.g. household_electrical")
@@ -184,7 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    for area in (routing_commands, registry_commands, notify_commands):
+    p = sub.add_parser("serve", help="run one service in the foreground (its env settings)")
+    p.add_argument("service", choices=SERVABLE)
+    p.set_defaults(func=cmd_serve)
+
+    for area in (routing_commands, registry_commands, notify_commands, open311_commands):
         area.register(sub, _target)
     return parser
 

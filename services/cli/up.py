@@ -1,4 +1,5 @@
-"""`lianxin up`: nats-server and the four services as separate processes, embedded mode."""
+"""`lianxin up`: nats-server, the four services and the Open311 gateway as separate
+processes, embedded mode."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,7 @@ class ServiceSpec:
     name: str
     grpc_port: int
     metrics_port: int
+    http_port: int = 0  # an HTTP service (the Open311 gateway): metrics on the same port
 
 
 SERVICES = (
@@ -28,7 +31,23 @@ SERVICES = (
     ServiceSpec("intake", 50051, 9101),
     ServiceSpec("routing", 50053, 9103),
     ServiceSpec("notify", 50054, 9104),
+    ServiceSpec("open311", 0, 8311, http_port=8311),
 )
+TARGETS = {s.name: s.grpc_port for s in SERVICES if s.grpc_port}
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> bool:
+    """True once the HTTP readiness probe at `url` answers 200."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as reply:
+                if reply.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
 
 
 def wait_serving(target: str, timeout: float = 30.0) -> bool:
@@ -74,6 +93,11 @@ def up(*, data_dir: Path, host: str, nats_port: int) -> int:
                 prefix + "GRPC_PORT": str(spec.grpc_port),
                 prefix + "METRICS_PORT": str(spec.metrics_port),
             }
+            if spec.http_port:  # the gateway: its port and the services it calls
+                env[prefix + "HTTP_PORT"] = str(spec.http_port)
+                env.update(
+                    {f"{prefix}{n.upper()}_TARGET": f"{host}:{p}" for n, p in TARGETS.items()}
+                )
             log = open(logs / f"{spec.name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{spec.name}"],
@@ -82,7 +106,12 @@ def up(*, data_dir: Path, host: str, nats_port: int) -> int:
                 stderr=subprocess.STDOUT,
             )
             procs.append((spec, proc))
-            if not wait_serving(f"{host}:{spec.grpc_port}"):
+            ready = (
+                wait_ready(f"http://{host}:{spec.http_port}/readyz")
+                if spec.http_port
+                else wait_serving(f"{host}:{spec.grpc_port}")
+            )
+            if not ready:
                 print(
                     f"{spec.name} did not become SERVING; see {logs / spec.name}.log",
                     file=sys.stderr,
@@ -92,8 +121,11 @@ def up(*, data_dir: Path, host: str, nats_port: int) -> int:
         print()
         print(f"{'service':<10}{'gRPC':<22}{'metrics':<32}{'log'}")
         for spec, proc in procs:
+            where = (
+                f"{host}:{spec.grpc_port}" if spec.grpc_port else f"http://{host}:{spec.http_port}"
+            )
             print(
-                f"{spec.name:<10}{host}:{spec.grpc_port:<12}"
+                f"{spec.name:<10}{where:<22}"
                 f"http://{host}:{spec.metrics_port}/metrics{'':<4}{logs / spec.name}.log"
                 f"  (pid {proc.pid})"
             )

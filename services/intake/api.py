@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import grpc
@@ -12,14 +13,15 @@ from sqlalchemy import Connection
 from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import intake_service_pb2 as svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
+from lianxin.intake.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import bus, paging
 from services.common.blobs import BlobStore, StoredBlob, digest
 from services.common.db import Database
-from services.common.errors import InvalidArgument, NotFound
+from services.common.errors import InvalidArgument, NotFound, Violations
 from services.common.ids import uuid7
 from services.common.policy import Policy
-from services.common.timeutil import utcnow
+from services.common.timeutil import from_ts, utcnow
 from services.intake import domain, metrics, store, watch
 from services.intake.config import IntakeSettings
 
@@ -147,6 +149,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
     ) -> svc.ListCasesResponse:
         size = paging.page_size(request.page_size)
         after = str(paging.decode_token(request.page_token).get("after", ""))
+        start, end = _period(request)
 
         def load(conn: Connection) -> tuple[list[Any], bool]:
             rows = store.list_cases(
@@ -156,6 +159,9 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
                 unit_code=request.unit_code,
                 after_id=after,
                 limit=size + 1,
+                category=request.category.strip(),
+                start=start,
+                end=end,
             )
             page = rows[:size]
             atts = store.get_attachments(conn, case_ids=[r.id for r in page])
@@ -164,6 +170,36 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         cases, more = await self.db.read(load)
         token = paging.encode_token({"after": cases[-1].id}) if more else ""
         return svc.ListCasesResponse(cases=cases, next_page_token=token)
+
+    async def ListStatusChanges(
+        self, request: svc.ListStatusChangesRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListStatusChangesResponse:
+        v = Violations()
+        v.check(
+            request.channel in res.Channel.values(),
+            "channel",
+            f"must be one of {', '.join(res.Channel.keys()[1:])}, or unset for all",
+        )
+        try:
+            start, end = _period(request)
+        except InvalidArgument as exc:
+            v.items.extend(exc.violations)
+            start = end = None
+        v.raise_if_any()
+        size = paging.page_size(request.page_size)
+        after = paging.decode_token(request.page_token).get("seq", 0)
+        if not isinstance(after, int) or after < 0:
+            raise InvalidArgument([("page_token", "is not a token this service issued")])
+        rows = await self.db.read(
+            lambda conn: store.list_status_changes(
+                conn, start=start, end=end, channel=request.channel, after_seq=after, limit=size + 1
+            )
+        )
+        page = rows[:size]
+        token = paging.encode_token({"seq": page[-1].seq}) if len(rows) > size else ""
+        return svc.ListStatusChangesResponse(
+            status_changes=[domain.change_to_proto(r) for r in page], next_page_token=token
+        )
 
     @functools.cached_property
     def watcher(self) -> watch.CaseWatcher:
@@ -175,6 +211,17 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
     ) -> AsyncIterator[svc.WatchCasesResponse]:
         async for message in self.watcher.stream(request):
             yield message
+
+
+def _period(
+    request: svc.ListCasesRequest | svc.ListStatusChangesRequest,
+) -> tuple[datetime | None, datetime | None]:
+    """A request's start_time and end_time (either may be unset), checked."""
+    start = from_ts(request.start_time) if request.HasField("start_time") else None
+    end = from_ts(request.end_time) if request.HasField("end_time") else None
+    if start is not None and end is not None and start >= end:
+        raise InvalidArgument([("end_time", "must be after start_time")])
+    return start, end
 
 
 def _submit_batch(conn: Connection, items: list[store.NewCase]) -> list[Any]:

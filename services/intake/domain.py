@@ -113,16 +113,23 @@ def case_to_proto(
             size_bytes=a.size_bytes,
             sha256=a.sha256,
         )
-    for t in timeline_rows or ():
-        change = c.timeline.add(
-            status=t.status,
-            transition=t.transition,
-            unit_code=t.unit_code,
-            unit_name=t.unit_name,
-            note=t.note,
-        )
-        to_ts(t.time, change.time)
+    c.timeline.extend(change_to_proto(t) for t in timeline_rows or ())
     return c
+
+
+def change_to_proto(t: Any) -> res.StatusChange:
+    """A timeline row as the API shows it."""
+    change = res.StatusChange(
+        status=t.status,
+        transition=t.transition,
+        unit_code=t.unit_code,
+        unit_name=t.unit_name,
+        note=t.note,
+        case_id=t.case_id,
+        sequence=t.seq,
+    )
+    to_ts(t.time, change.time)
+    return change
 
 
 def channel_label(channel: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,17 +215,46 @@ def list_cases(
     unit_code: str,
     after_id: str,
     limit: int,
+    category: str = "",
+    start: datetime | None = None,
+    end: datetime | None = None,
 ) -> list[Any]:
     q = select(cases).order_by(cases.c.id.desc()).limit(limit)
     if channel:
         q = q.where(cases.c.channel == channel)
     if status:
         q = q.where(cases.c.status == status)
+    if category:
+        q = q.where(cases.c.category == category)
+    if start is not None:
+        q = q.where(cases.c.created_at >= start)
+    if end is not None:
+        q = q.where(cases.c.created_at < end)
     if unit_code:
         prefix = unit_code.replace("%", "").replace("_", "") + "%"
         q = q.where(or_(cases.c.assigned_unit_code.like(prefix), cases.c.grid_code.like(prefix)))
     if after_id:
         q = q.where(cases.c.id < after_id)
+    return list(conn.execute(q))
+
+
+def list_status_changes(
+    conn: Connection,
+    *,
+    start: datetime | None,
+    end: datetime | None,
+    channel: int,
+    after_seq: int,
+    limit: int,
+) -> list[Any]:
+    """Timeline rows in the period, in `seq` order, after `after_seq`."""
+    q = select(timeline).where(timeline.c.seq > after_seq).order_by(timeline.c.seq).limit(limit)
+    if start is not None:
+        q = q.where(timeline.c.time >= start)
+    if end is not None:
+        q = q.where(timeline.c.time < end)
+    if channel:
+        q = q.join(cases, cases.c.id == timeline.c.case_id).where(cases.c.channel == channel)
     return list(conn.execute(q))
 
 

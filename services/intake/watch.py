@@ -139,6 +139,8 @@ def to_message(row: Any, attachments: list[Any]) -> svc.WatchCasesResponse:
         unit_code=row.t_unit_code,
         unit_name=row.t_unit_name,
         note=row.t_note,
+        case_id=row.id,
+        sequence=row.seq,
     )
     to_ts(row.t_time, change.time)
     return svc.WatchCasesResponse(

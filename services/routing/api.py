@@ -36,7 +36,7 @@ from services.common.errors import (
 from services.common.interceptors import actor_var
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, to_ts
-from services.routing import domain, metrics, stats, store
+from services.routing import domain, metrics, policy_view, stats, store
 from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
 from services.routing.directory import Directory, RegistryDown
@@ -166,6 +166,16 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         to_ts(start, reply.start_time)
         to_ts(end, reply.end_time)
         return reply
+
+    async def ListCategories(
+        self, request: svc.ListCategoriesRequest, context: grpc.aio.ServicerContext
+    ) -> svc.ListCategoriesResponse:
+        return policy_view.list_categories(self.policy, request)
+
+    async def GetPolicy(
+        self, request: svc.GetPolicyRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetPolicyResponse:
+        return svc.GetPolicyResponse(policy=policy_view.policy_to_proto(self.policy))
 
     # --- the unit's steps --------------------------------------------------------------
 

@@ -22,33 +22,38 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from lianxin.intake.v1 import resources_pb2 as lianxin_dot_intake_dot_v1_dot_resources__pb2
 from lianxin.routing.v1 import resources_pb2 as lianxin_dot_routing_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lianxin/intake/v1/intake_service.proto\x12\x11lianxin.intake.v1\x1a!lianxin/intake/v1/resources.proto\x1a\"lianxin/routing/v1/resources.proto\"\x95\x02\n\x11SubmitCaseRequest\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x14\n\x0c\x65xternal_ref\x18\x02 \x01(\t\x12-\n\x08reporter\x18\x03 \x01(\x0b\x32\x1b.lianxin.intake.v1.Reporter\x12-\n\x08location\x18\x04 \x01(\x0b\x32\x1b.lianxin.intake.v1.Location\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x38\n\x0b\x61ttachments\x18\x07 \x03(\x0b\x32#.lianxin.intake.v1.AttachmentUpload\"L\n\x12SubmitCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"8\n\x0fGetCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\"\xa9\x01\n\x10ListCasesRequest\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.lianxin.routing.v1.CaseStatus\x12\x11\n\tunit_code\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"T\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.lianxin.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"c\n\x11WatchCasesRequest\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x11\n\tunit_code\x18\x02 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"|\n\x12WatchCasesResponse\x12/\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x1f.lianxin.intake.v1.StatusChange\x12%\n\x04\x63\x61se\x18\x02 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t2\xf1\x02\n\rIntakeService\x12Y\n\nSubmitCase\x12$.lianxin.intake.v1.SubmitCaseRequest\x1a%.lianxin.intake.v1.SubmitCaseResponse\x12P\n\x07GetCase\x12!.lianxin.intake.v1.GetCaseRequest\x1a\".lianxin.intake.v1.GetCaseResponse\x12V\n\tListCases\x12#.lianxin.intake.v1.ListCasesRequest\x1a$.lianxin.intake.v1.ListCasesResponse\x12[\n\nWatchCases\x12$.lianxin.intake.v1.WatchCasesRequest\x1a%.lianxin.intake.v1.WatchCasesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&lianxin/intake/v1/intake_service.proto\x12\x11lianxin.intake.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a!lianxin/intake/v1/resources.proto\x1a\"lianxin/routing/v1/resources.proto\"\x95\x02\n\x11SubmitCaseRequest\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x14\n\x0c\x65xternal_ref\x18\x02 \x01(\t\x12-\n\x08reporter\x18\x03 \x01(\x0b\x32\x1b.lianxin.intake.v1.Reporter\x12-\n\x08location\x18\x04 \x01(\x0b\x32\x1b.lianxin.intake.v1.Location\x12\x10\n\x08\x63\x61tegory\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12\x38\n\x0b\x61ttachments\x18\x07 \x03(\x0b\x32#.lianxin.intake.v1.AttachmentUpload\"L\n\x12SubmitCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"8\n\x0fGetCaseResponse\x12%\n\x04\x63\x61se\x18\x01 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\"\x99\x02\n\x10ListCasesRequest\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12.\n\x06status\x18\x02 \x01(\x0e\x32\x1e.lianxin.routing.v1.CaseStatus\x12\x11\n\tunit_code\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12.\n\nstart_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"T\n\x11ListCasesResponse\x12&\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x17.lianxin.intake.v1.Case\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"c\n\x11WatchCasesRequest\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x11\n\tunit_code\x18\x02 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"|\n\x12WatchCasesResponse\x12/\n\x06\x63hange\x18\x01 \x01(\x0b\x32\x1f.lianxin.intake.v1.StatusChange\x12%\n\x04\x63\x61se\x18\x02 \x01(\x0b\x32\x17.lianxin.intake.v1.Case\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\t\"\xcc\x01\n\x18ListStatusChangesRequest\x12.\n\nstart_time\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x63hannel\x18\x03 \x01(\x0e\x32\x1a.lianxin.intake.v1.Channel\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"m\n\x19ListStatusChangesResponse\x12\x37\n\x0estatus_changes\x18\x01 \x03(\x0b\x32\x1f.lianxin.intake.v1.StatusChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xe1\x03\n\rIntakeService\x12Y\n\nSubmitCase\x12$.lianxin.intake.v1.SubmitCaseRequest\x1a%.lianxin.intake.v1.SubmitCaseResponse\x12P\n\x07GetCase\x12!.lianxin.intake.v1.GetCaseRequest\x1a\".lianxin.intake.v1.GetCaseResponse\x12V\n\tListCases\x12#.lianxin.intake.v1.ListCasesRequest\x1a$.lianxin.intake.v1.ListCasesResponse\x12[\n\nWatchCases\x12$.lianxin.intake.v1.WatchCasesRequest\x1a%.lianxin.intake.v1.WatchCasesResponse0\x01\x12n\n\x11ListStatusChanges\x12+.lianxin.intake.v1.ListStatusChangesRequest\x1a,.lianxin.intake.v1.ListStatusChangesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'lianxin.intake.v1.intake_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SUBMITCASEREQUEST']._serialized_start=133
-  _globals['_SUBMITCASEREQUEST']._serialized_end=410
-  _globals['_SUBMITCASERESPONSE']._serialized_start=412
-  _globals['_SUBMITCASERESPONSE']._serialized_end=488
-  _globals['_GETCASEREQUEST']._serialized_start=490
-  _globals['_GETCASEREQUEST']._serialized_end=523
-  _globals['_GETCASERESPONSE']._serialized_start=525
-  _globals['_GETCASERESPONSE']._serialized_end=581
-  _globals['_LISTCASESREQUEST']._serialized_start=584
-  _globals['_LISTCASESREQUEST']._serialized_end=753
-  _globals['_LISTCASESRESPONSE']._serialized_start=755
-  _globals['_LISTCASESRESPONSE']._serialized_end=839
-  _globals['_WATCHCASESREQUEST']._serialized_start=841
-  _globals['_WATCHCASESREQUEST']._serialized_end=940
-  _globals['_WATCHCASESRESPONSE']._serialized_start=942
-  _globals['_WATCHCASESRESPONSE']._serialized_end=1066
-  _globals['_INTAKESERVICE']._serialized_start=1069
-  _globals['_INTAKESERVICE']._serialized_end=1438
+  _globals['_SUBMITCASEREQUEST']._serialized_start=166
+  _globals['_SUBMITCASEREQUEST']._serialized_end=443
+  _globals['_SUBMITCASERESPONSE']._serialized_start=445
+  _globals['_SUBMITCASERESPONSE']._serialized_end=521
+  _globals['_GETCASEREQUEST']._serialized_start=523
+  _globals['_GETCASEREQUEST']._serialized_end=556
+  _globals['_GETCASERESPONSE']._serialized_start=558
+  _globals['_GETCASERESPONSE']._serialized_end=614
+  _globals['_LISTCASESREQUEST']._serialized_start=617
+  _globals['_LISTCASESREQUEST']._serialized_end=898
+  _globals['_LISTCASESRESPONSE']._serialized_start=900
+  _globals['_LISTCASESRESPONSE']._serialized_end=984
+  _globals['_WATCHCASESREQUEST']._serialized_start=986
+  _globals['_WATCHCASESREQUEST']._serialized_end=1085
+  _globals['_WATCHCASESRESPONSE']._serialized_start=1087
+  _globals['_WATCHCASESRESPONSE']._serialized_end=1211
+  _globals['_LISTSTATUSCHANGESREQUEST']._serialized_start=1214
+  _globals['_LISTSTATUSCHANGESREQUEST']._serialized_end=1418
+  _globals['_LISTSTATUSCHANGESRESPONSE']._serialized_start=1420
+  _globals['_LISTSTATUSCHANGESRESPONSE']._serialized_end=1529
+  _globals['_INTAKESERVICE']._serialized_start=1532
+  _globals['_INTAKESERVICE']._serialized_end=2013
 # @@protoc_insertion_point(module_scope)

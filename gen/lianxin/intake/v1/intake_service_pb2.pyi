@@ -1,3 +1,6 @@
+import datetime
+
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from lianxin.intake.v1 import resources_pb2 as _resources_pb2
 from lianxin.routing.v1 import resources_pb2 as _resources_pb2_1
 from google.protobuf.internal import containers as _containers
@@ -47,18 +50,24 @@ class GetCaseResponse(_message.Message):
     def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
 
 class ListCasesRequest(_message.Message):
-    __slots__ = ("channel", "status", "unit_code", "page_size", "page_token")
+    __slots__ = ("channel", "status", "unit_code", "page_size", "page_token", "category", "start_time", "end_time")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
     channel: _resources_pb2.Channel
     status: _resources_pb2_1.CaseStatus
     unit_code: str
     page_size: int
     page_token: str
-    def __init__(self, channel: _Optional[_Union[_resources_pb2.Channel, str]] = ..., status: _Optional[_Union[_resources_pb2_1.CaseStatus, str]] = ..., unit_code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+    category: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, channel: _Optional[_Union[_resources_pb2.Channel, str]] = ..., status: _Optional[_Union[_resources_pb2_1.CaseStatus, str]] = ..., unit_code: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., category: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class ListCasesResponse(_message.Message):
     __slots__ = ("cases", "next_page_token")
@@ -87,3 +96,25 @@ class WatchCasesResponse(_message.Message):
     case: _resources_pb2.Case
     cursor: str
     def __init__(self, change: _Optional[_Union[_resources_pb2.StatusChange, _Mapping]] = ..., case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ..., cursor: _Optional[str] = ...) -> None: ...
+
+class ListStatusChangesRequest(_message.Message):
+    __slots__ = ("start_time", "end_time", "channel", "page_size", "page_token")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    CHANNEL_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    channel: _resources_pb2.Channel
+    page_size: int
+    page_token: str
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., channel: _Optional[_Union[_resources_pb2.Channel, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListStatusChangesResponse(_message.Message):
+    __slots__ = ("status_changes", "next_page_token")
+    STATUS_CHANGES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    status_changes: _containers.RepeatedCompositeFieldContainer[_resources_pb2.StatusChange]
+    next_page_token: str
+    def __init__(self, status_changes: _Optional[_Iterable[_Union[_resources_pb2.StatusChange, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...

@@ -55,6 +55,11 @@ class IntakeServiceStub:
                 request_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesRequest.SerializeToString,
                 response_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesResponse.FromString,
                 _registered_method=True)
+        self.ListStatusChanges = channel.unary_unary(
+                '/lianxin.intake.v1.IntakeService/ListStatusChanges',
+                request_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListStatusChangesRequest.SerializeToString,
+                response_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListStatusChangesResponse.FromString,
+                _registered_method=True)
 
 
 class IntakeServiceServicer:
@@ -93,6 +98,14 @@ class IntakeServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListStatusChanges(self, request, context):
+        """Lists status changes that happened in a period, in the order intake applied them
+        (the log WatchCases streams), a page at a time: for clients that poll.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IntakeServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -115,6 +128,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
                     servicer.WatchCases,
                     request_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesRequest.FromString,
                     response_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesResponse.SerializeToString,
+            ),
+            'ListStatusChanges': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStatusChanges,
+                    request_deserializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListStatusChangesRequest.FromString,
+                    response_serializer=lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListStatusChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -226,6 +244,33 @@ class IntakeService:
             '/lianxin.intake.v1.IntakeService/WatchCases',
             lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesRequest.SerializeToString,
             lianxin_dot_intake_dot_v1_dot_intake__service__pb2.WatchCasesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListStatusChanges(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.intake.v1.IntakeService/ListStatusChanges',
+            lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListStatusChangesRequest.SerializeToString,
+            lianxin_dot_intake_dot_v1_dot_intake__service__pb2.ListStatusChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,

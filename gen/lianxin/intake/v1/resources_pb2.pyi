@@ -20,6 +20,7 @@ class Channel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CHANNEL_GRID_APP: _ClassVar[Channel]
     CHANNEL_INSPECTION: _ClassVar[Channel]
     CHANNEL_WEB: _ClassVar[Channel]
+    CHANNEL_OPEN311: _ClassVar[Channel]
 CHANNEL_UNSPECIFIED: Channel
 CHANNEL_MAYOR_HOTLINE: Channel
 CHANNEL_DISTRICT_HOTLINE: Channel
@@ -27,6 +28,7 @@ CHANNEL_CONVENIENCE_HOTLINE: Channel
 CHANNEL_GRID_APP: Channel
 CHANNEL_INSPECTION: Channel
 CHANNEL_WEB: Channel
+CHANNEL_OPEN311: Channel
 
 class Reporter(_message.Message):
     __slots__ = ("name", "phone", "staff_id")
@@ -79,20 +81,24 @@ class AttachmentUpload(_message.Message):
     def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ...) -> None: ...
 
 class StatusChange(_message.Message):
-    __slots__ = ("status", "transition", "unit_code", "unit_name", "note", "time")
+    __slots__ = ("status", "transition", "unit_code", "unit_name", "note", "time", "case_id", "sequence")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     TRANSITION_FIELD_NUMBER: _ClassVar[int]
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     UNIT_NAME_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     status: _resources_pb2.CaseStatus
     transition: _resources_pb2.Transition
     unit_code: str
     unit_name: str
     note: str
     time: _timestamp_pb2.Timestamp
-    def __init__(self, status: _Optional[_Union[_resources_pb2.CaseStatus, str]] = ..., transition: _Optional[_Union[_resources_pb2.Transition, str]] = ..., unit_code: _Optional[str] = ..., unit_name: _Optional[str] = ..., note: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    case_id: str
+    sequence: int
+    def __init__(self, status: _Optional[_Union[_resources_pb2.CaseStatus, str]] = ..., transition: _Optional[_Union[_resources_pb2.Transition, str]] = ..., unit_code: _Optional[str] = ..., unit_name: _Optional[str] = ..., note: _Optional[str] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., case_id: _Optional[str] = ..., sequence: _Optional[int] = ...) -> None: ...
 
 class Case(_message.Message):
     __slots__ = ("id", "channel", "external_ref", "reporter", "location", "category", "description", "attachments", "status", "grid_code", "assigned_unit_code", "assigned_unit_name", "level", "deadline_time", "result", "filing_error", "create_time", "update_time", "timeline")

@@ -68,6 +68,17 @@ class Transition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSITION_OVERDUE: _ClassVar[Transition]
     TRANSITION_SUPERVISED: _ClassVar[Transition]
     TRANSITION_REDISPATCHED: _ClassVar[Transition]
+
+class Weekday(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WEEKDAY_UNSPECIFIED: _ClassVar[Weekday]
+    WEEKDAY_MONDAY: _ClassVar[Weekday]
+    WEEKDAY_TUESDAY: _ClassVar[Weekday]
+    WEEKDAY_WEDNESDAY: _ClassVar[Weekday]
+    WEEKDAY_THURSDAY: _ClassVar[Weekday]
+    WEEKDAY_FRIDAY: _ClassVar[Weekday]
+    WEEKDAY_SATURDAY: _ClassVar[Weekday]
+    WEEKDAY_SUNDAY: _ClassVar[Weekday]
 CASE_STATUS_UNSPECIFIED: CaseStatus
 CASE_STATUS_RECEIVED: CaseStatus
 CASE_STATUS_FILED: CaseStatus
@@ -112,6 +123,14 @@ TRANSITION_REMINDED: Transition
 TRANSITION_OVERDUE: Transition
 TRANSITION_SUPERVISED: Transition
 TRANSITION_REDISPATCHED: Transition
+WEEKDAY_UNSPECIFIED: Weekday
+WEEKDAY_MONDAY: Weekday
+WEEKDAY_TUESDAY: Weekday
+WEEKDAY_WEDNESDAY: Weekday
+WEEKDAY_THURSDAY: Weekday
+WEEKDAY_FRIDAY: Weekday
+WEEKDAY_SATURDAY: Weekday
+WEEKDAY_SUNDAY: Weekday
 
 class Photo(_message.Message):
     __slots__ = ("filename", "content_type", "content", "sha256", "size_bytes")
@@ -244,3 +263,67 @@ class Indicator(_message.Message):
     formula: str
     rate: bool
     def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., value: _Optional[float] = ..., formula_id: _Optional[str] = ..., formula: _Optional[str] = ..., rate: _Optional[bool] = ...) -> None: ...
+
+class LevelDeadline(_message.Message):
+    __slots__ = ("level", "working_hours")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    WORKING_HOURS_FIELD_NUMBER: _ClassVar[int]
+    level: Level
+    working_hours: float
+    def __init__(self, level: _Optional[_Union[Level, str]] = ..., working_hours: _Optional[float] = ...) -> None: ...
+
+class Category(_message.Message):
+    __slots__ = ("code", "name", "first_level", "deadlines", "department", "assisting_departments")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LEVEL_FIELD_NUMBER: _ClassVar[int]
+    DEADLINES_FIELD_NUMBER: _ClassVar[int]
+    DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
+    ASSISTING_DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    name: str
+    first_level: Level
+    deadlines: _containers.RepeatedCompositeFieldContainer[LevelDeadline]
+    department: str
+    assisting_departments: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., first_level: _Optional[_Union[Level, str]] = ..., deadlines: _Optional[_Iterable[_Union[LevelDeadline, _Mapping]]] = ..., department: _Optional[str] = ..., assisting_departments: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WorkingHours(_message.Message):
+    __slots__ = ("start", "end")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    end: str
+    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ...) -> None: ...
+
+class WorkingCalendar(_message.Message):
+    __slots__ = ("utc_offset", "work_days", "work_hours", "holidays", "extra_work_days")
+    UTC_OFFSET_FIELD_NUMBER: _ClassVar[int]
+    WORK_DAYS_FIELD_NUMBER: _ClassVar[int]
+    WORK_HOURS_FIELD_NUMBER: _ClassVar[int]
+    HOLIDAYS_FIELD_NUMBER: _ClassVar[int]
+    EXTRA_WORK_DAYS_FIELD_NUMBER: _ClassVar[int]
+    utc_offset: str
+    work_days: _containers.RepeatedScalarFieldContainer[Weekday]
+    work_hours: _containers.RepeatedCompositeFieldContainer[WorkingHours]
+    holidays: _containers.RepeatedScalarFieldContainer[str]
+    extra_work_days: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, utc_offset: _Optional[str] = ..., work_days: _Optional[_Iterable[_Union[Weekday, str]]] = ..., work_hours: _Optional[_Iterable[_Union[WorkingHours, _Mapping]]] = ..., holidays: _Optional[_Iterable[str]] = ..., extra_work_days: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class Policy(_message.Message):
+    __slots__ = ("version", "district_code", "calendar", "reminder_fraction", "default_deadlines", "escalation_ladder", "category_count")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DISTRICT_CODE_FIELD_NUMBER: _ClassVar[int]
+    CALENDAR_FIELD_NUMBER: _ClassVar[int]
+    REMINDER_FRACTION_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_DEADLINES_FIELD_NUMBER: _ClassVar[int]
+    ESCALATION_LADDER_FIELD_NUMBER: _ClassVar[int]
+    CATEGORY_COUNT_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    district_code: str
+    calendar: WorkingCalendar
+    reminder_fraction: float
+    default_deadlines: _containers.RepeatedCompositeFieldContainer[LevelDeadline]
+    escalation_ladder: _containers.RepeatedScalarFieldContainer[Level]
+    category_count: int
+    def __init__(self, version: _Optional[str] = ..., district_code: _Optional[str] = ..., calendar: _Optional[_Union[WorkingCalendar, _Mapping]] = ..., reminder_fraction: _Optional[float] = ..., default_deadlines: _Optional[_Iterable[_Union[LevelDeadline, _Mapping]]] = ..., escalation_ladder: _Optional[_Iterable[_Union[Level, str]]] = ..., category_count: _Optional[int] = ...) -> None: ...

@@ -305,3 +305,31 @@ class GetStatsResponse(_message.Message):
     end_time: _timestamp_pb2.Timestamp
     indicators: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Indicator]
     def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., indicators: _Optional[_Iterable[_Union[_resources_pb2.Indicator, _Mapping]]] = ...) -> None: ...
+
+class ListCategoriesRequest(_message.Message):
+    __slots__ = ("page_size", "page_token")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListCategoriesResponse(_message.Message):
+    __slots__ = ("categories", "next_page_token", "policy_version")
+    CATEGORIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    POLICY_VERSION_FIELD_NUMBER: _ClassVar[int]
+    categories: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Category]
+    next_page_token: str
+    policy_version: str
+    def __init__(self, categories: _Optional[_Iterable[_Union[_resources_pb2.Category, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., policy_version: _Optional[str] = ...) -> None: ...
+
+class GetPolicyRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetPolicyResponse(_message.Message):
+    __slots__ = ("policy",)
+    POLICY_FIELD_NUMBER: _ClassVar[int]
+    policy: _resources_pb2.Policy
+    def __init__(self, policy: _Optional[_Union[_resources_pb2.Policy, _Mapping]] = ...) -> None: ...

@@ -115,6 +115,16 @@ class RoutingServiceStub:
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.ListCategories = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/ListCategories',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesResponse.FromString,
+                _registered_method=True)
+        self.GetPolicy = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/GetPolicy',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetPolicyRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetPolicyResponse.FromString,
+                _registered_method=True)
 
 
 class RoutingServiceServicer:
@@ -234,6 +244,21 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCategories(self, request, context):
+        """Lists the district's case categories, as the loaded policy declares them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPolicy(self, request, context):
+        """Gets the loaded policy: its version, district, working calendar, reminder fraction,
+        default deadlines and escalation ladder.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RoutingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -316,6 +341,16 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'ListCategories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCategories,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesResponse.SerializeToString,
+            ),
+            'GetPolicy': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPolicy,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetPolicyRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetPolicyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -751,6 +786,60 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/GetStats',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCategories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/ListCategories',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPolicy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/GetPolicy',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetPolicyRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetPolicyResponse.FromString,
             options,
             channel_credentials,
             insecure,
