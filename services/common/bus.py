@@ -292,29 +292,80 @@ class OutboxRelay:
             self._wake.clear()
             await wait_any(self._wake, stop, timeout=self.poll_seconds)
 
+    def _pending(self) -> Any:
+        o = self.outbox
+        return (
+            select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload, o.c.traceparent)
+            .order_by(o.c.seq)
+            .limit(self.batch)
+        )
+
+    def _count(self, conn: Connection, loaded: int) -> int:
+        # Counting is only worth a query when the backlog is longer than one batch.
+        if loaded < self.batch:
+            return loaded
+        return int(conn.execute(select(func.count()).select_from(self.outbox)).scalar_one())
+
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many were published."""
+        """Publish one batch of pending rows; returns how many were published.
+
+        On PostgreSQL the batch is claimed: its rows are locked `FOR UPDATE SKIP LOCKED`
+        in a transaction that deletes them once JetStream has acked, so replicas sharing
+        the database publish disjoint batches, and a relay that dies mid-batch leaves its
+        rows to the next (its transaction rolls back). SQLite has one writer process (the
+        services refuse a second), so there one relay reads and deletes."""
+        if self.db.engine.dialect.name == "postgresql":
+            return await self._publish_claimed()
         o = self.outbox
 
         def load(conn: Connection) -> tuple[list[Any], int]:
-            rows = conn.execute(
-                select(o.c.seq, o.c.event_id, o.c.subject, o.c.payload, o.c.traceparent)
-                .order_by(o.c.seq)
-                .limit(self.batch)
-            ).all()
-            # Counting is only worth a query when the backlog is longer than one batch.
-            backlog = (
-                conn.execute(select(func.count()).select_from(o)).scalar_one()
-                if len(rows) == self.batch
-                else len(rows)
-            )
-            return list(rows), backlog
+            rows = conn.execute(self._pending()).all()
+            return list(rows), self._count(conn, len(rows))
 
         rows, backlog = await self.db.read(load)
         self._backlog.set(backlog)
         if not rows:
             return 0
+        done, failed = await self._publish(rows)
+        if done:
+            await self.db.write(lambda conn: conn.execute(delete(o).where(o.c.event_id.in_(done))))
+            self._backlog.set(backlog - len(done))
+        if failed:
+            raise failed[0]
+        return len(done)
 
+    async def _publish_claimed(self) -> int:
+        o = self.outbox
+        conn = await asyncio.to_thread(self.db.engine.connect)
+        try:
+
+            def claim_batch() -> tuple[list[Any], int]:
+                conn.begin()
+                rows = conn.execute(self._pending().with_for_update(skip_locked=True)).all()
+                return list(rows), self._count(conn, len(rows))
+
+            rows, backlog = await asyncio.to_thread(claim_batch)
+            self._backlog.set(backlog)
+            if not rows:
+                await asyncio.to_thread(conn.rollback)
+                return 0
+            done, failed = await self._publish(rows)
+
+            def finish() -> None:
+                if done:
+                    conn.execute(delete(o).where(o.c.event_id.in_(done)))
+                conn.commit()
+
+            await asyncio.to_thread(finish)
+            self._backlog.set(max(0, backlog - len(done)))
+        finally:
+            await asyncio.to_thread(conn.close)
+        if failed:
+            raise failed[0]
+        return len(done)
+
+    async def _publish(self, rows: list[Any]) -> tuple[list[str], list[BaseException]]:
+        """Publish `rows`; the event ids JetStream acked, and the errors of the others."""
         # Pipelined: every message is on the wire before the first ack is awaited; the acks
         # come back on one reply subscription (no task or timer per message).
         futures: list[asyncio.Future[Any]] = []
@@ -328,21 +379,17 @@ class OutboxRelay:
         _, late = await asyncio.wait(futures, timeout=self.ack_timeout)
         for f in late:
             f.cancel()  # frees its place among nats.py's pending publishes
-        done, failed = [], []
+        done: list[str] = []
+        failed: list[BaseException] = []
         for row, f in zip(rows, futures, strict=True):
             if f.cancelled():
                 failed.append(TimeoutError(f"no ack from JetStream for {row.event_id}"))
-            elif f.exception() is not None:
-                failed.append(f.exception())
+            elif (exc := f.exception()) is not None:
+                failed.append(exc)
             else:
-                done.append(row.seq)
+                done.append(row.event_id)
                 self._published(row.subject)
-        if done:
-            await self.db.write(lambda conn: conn.execute(delete(o).where(o.c.seq.in_(done))))
-            self._backlog.set(backlog - len(done))
-        if failed:
-            raise failed[0]
-        return len(done)
+        return done, failed
 
 
 def _no_heartbeat() -> None:

@@ -15,7 +15,9 @@ Schema changes are Alembic migrations per service (`migrate()`), never `create_a
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
@@ -79,7 +81,10 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        # The writer takes the write lock up front (BEGIN IMMEDIATE waits for it, where a
+        # deferred BEGIN that reads and then writes fails at once with "database is
+        # locked" when another process writes); readers begin deferred.
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
 
     return engine
 
@@ -102,15 +107,58 @@ class _Pending:
     item: Any = None
 
 
+class WriterLocked(RuntimeError):
+    """Another process already writes this SQLite file."""
+
+
+def _sqlite_file(url: str) -> Path | None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        return Path(u.database)
+    return None
+
+
+def _lock_writer(path: Path) -> int:
+    """Hold an exclusive lock on `<path>.lock` for this process's life (released by the
+    kernel when it dies, however it dies)."""
+    lock = path.with_name(path.name + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise WriterLocked(
+            f"{path} is already written by another process (pid {holder}): SQLite takes "
+            "one writer process; run replicas on PostgreSQL (DATABASE_URL)"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode(), 0)
+    return fd
+
+
 class Database:
-    """One service's database: a group-committing writer thread plus pooled readers."""
+    """One service's database: a group-committing writer thread plus pooled readers.
+
+    `exclusive=True` (what services use) makes this process the only writer of a SQLite
+    file: a second service process on the same file fails at start with `WriterLocked`
+    instead of fighting over the write lock and the outbox."""
 
     def __init__(
-        self, url: str, *, readers: int = 4, sqlite_synchronous: SqliteSync = "FULL"
+        self,
+        url: str,
+        *,
+        readers: int = 4,
+        sqlite_synchronous: SqliteSync = "FULL",
+        exclusive: bool = False,
     ) -> None:
         self.url = url
+        sqlite_path = _sqlite_file(url)
+        self._lock_fd = _lock_writer(sqlite_path) if exclusive and sqlite_path else None
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._writer_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
         self._writer = threading.Thread(target=self._write_loop, name="db-write", daemon=True)
         self._writer.start()
@@ -174,10 +222,13 @@ class Database:
                 group.append(nxt)
             self._run_group(group)
 
+    def _begin(self) -> Any:
+        return self._writer_engine.begin()
+
     def _run_group(self, group: list[_Pending]) -> None:
         if len(group) > 1:
             try:
-                with self.engine.begin() as conn:
+                with self._begin() as conn:
                     results = self._run_in(conn, group)
             except Exception:
                 log.debug("group of %d rolled back; running its jobs one by one", len(group))
@@ -187,7 +238,7 @@ class Database:
                 return
         for p in group:
             try:
-                with self.engine.begin() as conn:
+                with self._begin() as conn:
                     (r,) = self._run_in(conn, [p])
             except BaseException as exc:  # handed to the caller, who decides
                 p.future.set_exception(exc)
@@ -227,3 +278,6 @@ class Database:
         self._writer.join(timeout=10)
         self._readers.shutdown(wait=True)
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None

@@ -92,8 +92,15 @@ class ServiceHost:
 
     def open_database(self, migrations_dir: Path) -> Database:
         url = self.settings.sqlalchemy_url(self.name)
-        migrate(url, migrations_dir)
-        self.db = Database(url, sqlite_synchronous=self.settings.sqlite_synchronous)
+        # The writer lock first: a second process on the same SQLite file is refused
+        # before it touches anything.
+        db = Database(url, sqlite_synchronous=self.settings.sqlite_synchronous, exclusive=True)
+        try:
+            migrate(url, migrations_dir)
+        except BaseException:
+            db.close()
+            raise
+        self.db = db
         return self.db
 
     async def connect_bus(self) -> JetStreamContext:

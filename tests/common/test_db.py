@@ -3,12 +3,15 @@ commit; PostgreSQL commits synchronously whatever the server's default)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from services.common.db import Database
+from services.common.db import Database, WriterLocked
 from tests.postgres import PostgresServer
 
 SQLITE_FULL = 2  # PRAGMA synchronous: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA
@@ -42,3 +45,30 @@ def test_postgresql_commits_are_synchronous_even_when_the_server_says_otherwise(
             assert conn.execute(text("SHOW synchronous_commit")).scalar() == "on"
     finally:
         db.close()
+
+
+def test_a_second_service_process_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'intake.db'}"
+    first = Database(url, exclusive=True)
+    try:
+        with pytest.raises(WriterLocked, match="one writer process"):
+            Database(url, exclusive=True)  # the same file again (another process would be)
+        # A real second process: intake on the same data dir fails at start, saying why.
+        env = {
+            **os.environ,
+            "LIANXIN_INTAKE_DATABASE_URL": url,
+            "LIANXIN_INTAKE_GRPC_PORT": "0",
+            "LIANXIN_INTAKE_METRICS_PORT": "off",
+            "LIANXIN_INTAKE_NATS_URL": "nats://127.0.0.1:1",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-m", "services.intake"],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )
+        assert proc.returncode != 0
+        assert b"SQLite takes one writer process" in proc.stderr
+    finally:
+        first.close()
+    Database(url, exclusive=True).close()  # free again once the first let go
