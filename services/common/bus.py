@@ -201,9 +201,20 @@ def claim(conn: Connection, inbox: Table, consumer: str, event_id: str) -> bool:
 # --- NATS --------------------------------------------------------------------------------
 
 
+def seed_urls(url: str) -> list[str]:
+    """`nats://a:4222,nats://b:4222,…` → each seed URL (a cluster: give every node)."""
+    return [u.strip() for u in url.split(",") if u.strip()]
+
+
 async def connect(url: str, *, name: str) -> NATS:
+    """A connection that never gives up: every seed URL (`url` is comma-separated), and
+    after a disconnect it reconnects to any of them, forever."""
     return await nats.connect(
-        url, name=name, max_reconnect_attempts=-1, reconnect_time_wait=0.5, connect_timeout=5
+        servers=seed_urls(url),
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
     )
 
 

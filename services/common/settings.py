@@ -28,7 +28,10 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/<service>.db."
     )
-    nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
+    nats_url: str = Field(
+        "nats://127.0.0.1:4222",
+        description="NATS server URL; for a cluster every seed URL, comma-separated.",
+    )
     stream_name: str = Field("LIANXIN", description="JetStream stream that carries events.")
     ack_wait_seconds: float = Field(30.0, gt=0, description="Redelivery after this long.")
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="In-flight RPCs get this.")
@@ -56,8 +59,9 @@ class ServiceSettings(BaseSettings):
     @field_validator("nats_url")
     @classmethod
     def _nats_url_has_scheme(cls, v: str) -> str:
-        if not v.startswith(("nats://", "tls://")):
-            raise ValueError("must start with nats:// or tls://")
+        urls = [u.strip() for u in v.split(",") if u.strip()]
+        if not urls or not all(u.startswith(("nats://", "tls://")) for u in urls):
+            raise ValueError("must be nats:// or tls:// URLs, comma-separated for a cluster")
         return v
 
     def sqlalchemy_url(self, service: str) -> str:

@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 from lianxin.registry.v1 import resources_pb2 as res
 from services.common.errors import InvalidArgument
@@ -174,7 +174,11 @@ def _unit_problems(
 
 
 def load_if_empty(conn: Connection, data: DemoData) -> bool:
-    """Write the demo in the caller's transaction unless there are units; True if written."""
+    """Write the demo in the caller's transaction unless there are units; True if written.
+    Replicas starting together on one PostgreSQL database take turns (a transaction-scoped
+    advisory lock): the first loads, the others then find it loaded."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(370402)"))
     if not store.is_empty(conn):
         return False
     store.insert_all(

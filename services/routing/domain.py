@@ -672,12 +672,14 @@ def find_master(
     rule = policy.duplicates
     dlat = rule.radius_m / 111_320.0
     dlon = rule.radius_m / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+    box = (lat - dlat, lon - dlon, lat + dlat, lon + dlon)
+    store.lock_cells(conn, category=category, cells=store.cells_covering(box))
     candidates = store.duplicate_candidates(
         conn,
         category=category,
         since=now - timedelta(hours=rule.window_hours),
         statuses=sorted(MERGEABLE),
-        box=(lat - dlat, lon - dlon, lat + dlat, lon + dlon),
+        box=box,
         exclude_id=case_id,
     )
     best: tuple[Any, float] | None = None

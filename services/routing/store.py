@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
@@ -275,6 +276,25 @@ def cells_covering(box: tuple[float, float, float, float]) -> list[int]:
     r0, r1 = (math.floor((v + 90.0) / CELL_DEGREES) for v in (south, north))
     c0, c1 = (math.floor((v + 180.0) / CELL_DEGREES) for v in (west, east))
     return [r * 400_000 + c for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
+
+
+def lock_cells(conn: Connection, *, category: str, cells: list[int]) -> None:
+    """Serialise the duplicate search of one category in these cells until the end of the
+    transaction (PostgreSQL advisory locks, taken in a fixed order), so that two replicas
+    filing neighbouring cases at once cannot both miss each other. SQLite has one writer:
+    nothing to do."""
+    if conn.dialect.name != "postgresql":
+        return
+    for key in sorted({_lock_key(category, c) for c in cells}):
+        conn.execute(_ADVISORY_LOCK, {"key": key})
+
+
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
+def _lock_key(category: str, cell: int) -> int:
+    digest = hashlib.blake2b(f"dup:{category}:{cell}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def duplicate_candidates(

@@ -102,8 +102,10 @@ async def check(
         steps = Counter(hist[case_id])
         if steps[T.TRANSITION_FILED] > 1 or steps[T.TRANSITION_DISPATCHED] > 1:
             out.doubled.append(case_id)
-        if steps[T.TRANSITION_DISPATCHED] == 0:
-            out.not_filed.append(case_id)
+        if steps[T.TRANSITION_DISPATCHED] == 0 and steps[T.TRANSITION_MERGED] != 1:
+            out.not_filed.append(case_id)  # neither dispatched nor joined to another case
+        if steps[T.TRANSITION_MERGED] > 1:
+            out.doubled.append(case_id)
         if case_id in drill and not (
             steps[T.TRANSITION_REMINDED] == 1
             and steps[T.TRANSITION_OVERDUE] == 1

@@ -1,0 +1,199 @@
+"""The production shape on loopback: two replicas of every service sharing its PostgreSQL
+database, a three-node JetStream cluster with the stream at R3. The article's story plays
+through it, then a burst goes in through both intake replicas — with pairs of duplicates
+sent to different replicas at the same moment — while one NATS node is SIGKILLed. Every
+case is filed, dispatched and told exactly once; every duplicate pair makes one case."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import Counter
+from pathlib import Path
+
+import grpc
+import pytest
+
+from lianxin.intake.v1 import intake_service_pb2_grpc
+from lianxin.notify.v1 import notify_service_pb2_grpc
+from lianxin.routing.v1 import resources_pb2 as routing_res
+from lianxin.routing.v1 import routing_service_pb2 as routing_svc
+from lianxin.routing.v1 import routing_service_pb2_grpc
+from services.cli.demo import run_story
+from services.common.natsserver import free_port
+from tests.faults.checker import check, settled
+from tests.faults.stack import ORDER, Service, drill_policy, wait_serving
+from tests.faults.test_fault_suite import KeyCounter, submission
+from tests.natscluster import NatsCluster
+from tests.postgres import PostgresServer
+
+REPLICAS = 2
+BURST = 400
+PAIRS = 20  # of the burst, pairs of the same case sent to both intakes at once
+IN_FLIGHT = 32
+
+
+def replicas(
+    root: Path, cluster: NatsCluster, urls: dict[str, str], env: dict[str, dict[str, str]]
+) -> dict[str, list[Service]]:
+    ports = {(n, i): free_port() for n in ORDER for i in range(REPLICAS)}
+    out: dict[str, list[Service]] = {}
+    for name in ORDER:
+        for i in range(REPLICAS):
+            prefix = f"LIANXIN_{name.upper()}_"
+            values = {
+                "DATA_DIR": str(root / f"{name}-{i}"),
+                "DATABASE_URL": urls[name],
+                "NATS_URL": cluster.url,
+                "STREAM_REPLICAS": "3",
+                "GRPC_PORT": str(ports[(name, i)]),
+                "METRICS_PORT": "off",
+                "REGISTRY_TARGET": f"127.0.0.1:{ports[('registry', i)]}",
+                "ACK_WAIT_SECONDS": "10",
+                "LOG_LEVEL": "WARNING",
+                **env.get(name, {}),
+            }
+            service_env = {**os.environ, **{prefix + k: v for k, v in values.items()}}
+            out.setdefault(name, []).append(
+                Service(name, ports[(name, i)], service_env, root / f"{name}-{i}.log")
+            )
+    return out
+
+
+async def burst(targets: list[str], acked: dict[str, str]) -> None:
+    """BURST cases round-robin over the intake replicas; the first PAIRS go to both at
+    once under two references (a citizen calling twice: a duplicate)."""
+    channels = [grpc.aio.insecure_channel(t) for t in targets]
+    stubs = [intake_service_pb2_grpc.IntakeServiceStub(c) for c in channels]
+    sem = asyncio.Semaphore(IN_FLIGHT)
+
+    async def one(i: int, stub: intake_service_pb2_grpc.IntakeServiceStub, ref: str) -> None:
+        req = submission(i + 1)  # the lattice from its second point: not the story's home
+        req.category = "household_electrical"
+        req.external_ref = ref
+        async with sem:
+            for _ in range(40):
+                try:
+                    reply = await stub.SubmitCase(req, timeout=10)
+                except grpc.aio.AioRpcError as err:
+                    if err.code() != grpc.StatusCode.UNAVAILABLE:
+                        raise
+                    await asyncio.sleep(0.25)
+                    continue
+                acked[ref] = reply.case.id
+                return
+            raise AssertionError(f"{ref} never acknowledged")
+
+    tasks = []
+    for i in range(BURST):
+        if i < PAIRS:
+            tasks += [one(i, stubs[0], f"burst-{i}-a"), one(i, stubs[1], f"burst-{i}-b")]
+        else:
+            tasks.append(one(i, stubs[i % len(stubs)], f"burst-{i}"))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for c in channels:
+            await c.close()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it_once(
+    tmp_path: Path, postgres_server: PostgresServer
+) -> None:
+    gateway, hooks = KeyCounter().start(), KeyCounter().start()
+    cluster = NatsCluster(tmp_path / "nats")
+    services: dict[str, list[Service]] = {}
+    try:
+        await asyncio.to_thread(cluster.start)
+        urls = {n: postgres_server.create_database(f"replicas_{n}") for n in ORDER}
+        policy = drill_policy(tmp_path / "policy.yaml")
+        notify_env = {
+            "POLICY_FILE": str(policy),
+            "SMS_GATEWAY_URL": gateway.url,
+            "APP_PUSH": "true",
+            "FILE_SINK": "false",
+            "QUIET_HOURS": "",
+            "SMS_RATE_LIMIT_PER_NUMBER": "0",
+            "DEFAULT_HOTLINE_WEBHOOK_URL": hooks.url,
+        }
+        services = replicas(
+            tmp_path,
+            cluster,
+            urls,
+            {
+                "intake": {"POLICY_FILE": str(policy)},
+                "routing": {"POLICY_FILE": str(policy)},
+                "notify": notify_env,
+            },
+        )
+        # Replicas of one service start together, as a Deployment's pods do.
+        for name in ORDER:
+            for s in services[name]:
+                s.start()
+            for s in services[name]:
+                await asyncio.to_thread(wait_serving, s.target)
+
+        # The story, against the first replica of each service.
+        targets = {n: services[n][0].target for n in ORDER}
+        assert await asyncio.to_thread(run_story, targets) == 0
+
+        acked: dict[str, str] = {}
+        killer = asyncio.create_task(kill_a_node_soon(cluster))
+        await burst([s.target for s in services["intake"]], acked)
+        await killer
+
+        async with (
+            grpc.aio.insecure_channel(services["intake"][1].target) as ic,
+            grpc.aio.insecure_channel(services["routing"][1].target) as rc,
+            grpc.aio.insecure_channel(services["notify"][1].target) as nc,
+        ):
+            apis = {
+                "intake": intake_service_pb2_grpc.IntakeServiceStub(ic),
+                "routing": routing_service_pb2_grpc.RoutingServiceStub(rc),
+                "notify": notify_service_pb2_grpc.NotifyServiceStub(nc),
+            }
+            outcome = None
+            for _ in range(90):
+                received = gateway.keys + hooks.keys
+                outcome = await settled(**apis, acked=acked, drill=set(), received=received)
+                if outcome is not None:
+                    break
+                await asyncio.sleep(2.0)
+            if outcome is None:
+                outcome = await check(
+                    **apis, acked=acked, drill=set(), received=gateway.keys + hooks.keys
+                )
+            # Each duplicate pair is one case: one of the two joined the other.
+            merged = 0
+            for i in range(PAIRS):
+                a, b = acked[f"burst-{i}-a"], acked[f"burst-{i}-b"]
+                cases = [
+                    (await apis["routing"].GetCase(routing_svc.GetCaseRequest(case_id=c))).case
+                    for c in (a, b)
+                ]
+                statuses = Counter(c.status for c in cases)
+                merged += statuses[routing_res.CASE_STATUS_MERGED]
+                assert statuses[routing_res.CASE_STATUS_MERGED] == 1, (i, statuses)
+        print(
+            f"\nreplicas: {len(acked)} acknowledged, lost {len(outcome.lost)}, doubled "
+            f"{len(outcome.doubled)}, stuck {outcome.stuck}, re-sent {len(outcome.resent)}, "
+            f"duplicate pairs merged {merged}/{PAIRS}"
+        )
+        assert len(acked) == BURST + PAIRS
+        assert outcome.lost == [] and outcome.doubled == []
+        assert outcome.stuck == 0, (outcome.not_filed[:3], outcome.undelivered[:3])
+        assert outcome.resent == {}  # nothing died that sends: nothing goes out twice
+    finally:
+        for group in services.values():
+            for s in group:
+                await asyncio.to_thread(s.stop)
+        await asyncio.to_thread(cluster.stop)
+        gateway.stop()
+        hooks.stop()
+
+
+async def kill_a_node_soon(cluster: NatsCluster) -> None:
+    await asyncio.sleep(3.0)
+    await asyncio.to_thread(cluster.nodes[0].kill)
