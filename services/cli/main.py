@@ -1,6 +1,8 @@
 """`lianxin`: the command line of the embedded system.
 
     lianxin up                      start nats-server and the four services
+    lianxin serve SERVICE           one service in the foreground (a container's command)
+    lianxin migrate SERVICE         upgrade a service's database schema (idempotent)
     lianxin case submit …           submit a case to intake
     lianxin case show CASE_ID       a case with its timeline
     lianxin case list               cases, newest first
@@ -36,6 +38,7 @@ from services.cli import (
     notify_commands,
     registry_commands,
     routing_commands,
+    serve_commands,
 )
 from services.cli.format import case_table, describe_error
 
@@ -184,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    for area in (routing_commands, registry_commands, notify_commands):
+    for area in (serve_commands, routing_commands, registry_commands, notify_commands):
         area.register(sub, _target)
     return parser
 

@@ -26,7 +26,7 @@ from prometheus_client import start_http_server
 from sqlalchemy import Table
 
 from services.common import bus, telemetry
-from services.common.db import Database, migrate
+from services.common.db import Database, check_schema, migrate
 from services.common.interceptors import ClientContextInterceptor, server_chain
 from services.common.settings import ServiceSettings
 
@@ -72,7 +72,10 @@ class ServiceHost:
 
     def open_database(self, migrations_dir: Path) -> Database:
         url = self.settings.sqlalchemy_url(self.name)
-        migrate(url, migrations_dir)
+        if self.settings.migrate_on_start:
+            migrate(url, migrations_dir)
+        else:
+            check_schema(url, migrations_dir)
         self.db = Database(url)
         return self.db
 
@@ -87,7 +90,15 @@ class ServiceHost:
         self.nc._disconnected_cb = disconnected
         self.nc._reconnected_cb = reconnected
         self.js = self.nc.jetstream()
-        await bus.ensure_stream(self.js, self.settings.stream_name)
+        s = self.settings
+        await bus.ensure_stream(
+            self.js,
+            s.stream_name,
+            replicas=s.stream_replicas,
+            max_age_seconds=s.stream_max_age_seconds,
+            max_bytes=s.stream_max_bytes,
+            discard=s.stream_discard,
+        )
         return self.js
 
     def relay(self, outbox: Table) -> bus.OutboxRelay:
