@@ -30,12 +30,30 @@ if [ -z "$builder" ] || ! works "$builder"; then
   exit 1
 fi
 
+# buildah on a machine that reaches no registry (ours): build on a local debootstrap base
+# instead of python:3.11-slim-bookworm, and let pip trust what the host trusts.
+default_base=$(sed -n 's/^ARG BASE_IMAGE=//p' deploy/image/Containerfile)
+if [ "$builder" = buildah ] && [ -z "${BASE_IMAGE:-}" ] \
+  && ! buildah inspect --type image "$default_base" >/dev/null 2>&1 \
+  && ! buildah pull --quiet "$default_base" >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v debootstrap >/dev/null; then
+    echo "cannot pull $default_base: building on a local debootstrap base" >&2
+    BASE_IMAGE=$(deploy/image/debootstrap-base.sh)
+    ca=/etc/ssl/certs/ca-certificates.crt
+    if [ -f "$ca" ]; then BUILD_ARGS="${BUILD_ARGS:-} -v ${ca}:${ca}:ro"; fi
+  else
+    echo "cannot pull $default_base; set BASE_IMAGE, or run as root with debootstrap" >&2
+    exit 1
+  fi
+fi
+
 args=(-f deploy/image/Containerfile -t "$tag"
   --build-arg "VERSION=${version}" --build-arg "REVISION=${revision}")
 if [ -n "${BASE_IMAGE:-}" ]; then args+=(--build-arg "BASE_IMAGE=${BASE_IMAGE}"); fi
 read -r -a extra <<<"${BUILD_ARGS:-}"
 case "$builder" in
-  buildah) buildah bud --isolation chroot "${args[@]}" "${extra[@]}" . ;;
+  # --layers: reuse the dependency layer when only code changed (docker does by default).
+  buildah) buildah bud --isolation chroot --layers "${args[@]}" "${extra[@]}" . ;;
   *) "$builder" build "${args[@]}" "${extra[@]}" . ;;
 esac
 echo "built $tag with $builder"
