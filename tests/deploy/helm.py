@@ -3,7 +3,9 @@ to objects, with its cache/config/data dirs in a temporary place (it reaches no 
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -29,6 +31,7 @@ VALUE_SETS: dict[str, tuple[str, ...]] = {
 }
 
 _HOME = Path(tempfile.mkdtemp(prefix="lianxin-helm-"))
+atexit.register(shutil.rmtree, _HOME, ignore_errors=True)
 
 
 def helm(*args: str | Path, check: bool = True) -> subprocess.CompletedProcess[str]:
