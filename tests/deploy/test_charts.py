@@ -434,6 +434,9 @@ def chart_copy_with_files(tmp_path: Path, files: dict[str, str]) -> Path:
     """The umbrella copied (links resolved) with extra files under files/."""
     copy = tmp_path / "lianxin"
     shutil.copytree(UMBRELLA, copy, symlinks=False)
+    for sub in ("dashboards", "prometheus"):  # only these files, whatever is shipped
+        shutil.rmtree(copy / "files" / sub)
+        (copy / "files" / sub).mkdir()
     for rel, text in files.items():
         (copy / "files" / rel).write_text(text)
     return copy
@@ -456,9 +459,35 @@ RULES = yaml.safe_dump(
 )
 
 
-def test_no_dashboards_or_rules_shipped_renders_none() -> None:
-    objects = render(sets=["prometheusRule.enabled=true"])
-    assert [c for c in of_kind(objects, "ConfigMap") if "dashboard" in c["metadata"]["name"]] == []
+def dashboard_maps(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        c
+        for c in of_kind(objects, "ConfigMap")
+        if c["metadata"]["labels"].get("app.kubernetes.io/component") == "dashboard"
+    ]
+
+
+def test_every_shipped_dashboard_is_a_labelled_configmap_of_valid_json() -> None:
+    shipped = sorted(p.name for p in (UMBRELLA / "files/dashboards").glob("*.json"))
+    maps = dashboard_maps(render_set("production"))
+    assert sorted(k for c in maps for k in c["data"]) == shipped
+    for cm in maps:
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        for text in cm["data"].values():
+            dashboard = json.loads(text)
+            assert dashboard["title"] and isinstance(dashboard["panels"], list)
+
+
+@pytest.mark.parametrize("layout", ["empty", "absent"])
+def test_no_dashboards_or_rules_renders_none(tmp_path: Path, layout: str) -> None:
+    chart = tmp_path / "lianxin"
+    shutil.copytree(UMBRELLA, chart, symlinks=False)
+    for sub in ("dashboards", "prometheus"):
+        shutil.rmtree(chart / "files" / sub)
+        if layout == "empty":
+            (chart / "files" / sub).mkdir()
+    objects = render(chart, sets=["prometheusRule.enabled=true"])
+    assert dashboard_maps(objects) == []
     assert of_kind(objects, "PrometheusRule") == []
 
 
@@ -474,7 +503,7 @@ def test_dashboards_and_rules_in_files_become_configmaps_and_prometheusrules(
         },
     )
     objects = render(chart, sets=["prometheusRule.enabled=true"])
-    (cm,) = [c for c in of_kind(objects, "ConfigMap") if "dashboard" in c["metadata"]["name"]]
+    (cm,) = dashboard_maps(objects)
     assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
     assert json.loads(cm["data"]["lianxin-cases.json"]) == json.loads(DASHBOARD)
     (rule,) = of_kind(objects, "PrometheusRule")
