@@ -517,3 +517,15 @@ def test_a_dashboard_that_is_not_json_fails_the_render(tmp_path: Path) -> None:
     chart = chart_copy_with_files(tmp_path, {"dashboards/broken.json": '{"title": '})
     result = helm("template", "lianxin", chart, check=False)
     assert result.returncode != 0 and "broken.json is not valid JSON" in result.stderr
+
+
+def test_without_an_external_database_each_pod_migrates_its_own_sqlite_at_start() -> None:
+    objects = render(sets=["global.database.existingSecret="])
+    assert of_kind(objects, "Job") == []
+    assert [
+        p for p in of_kind(objects, "NetworkPolicy") if "migrate" in p["metadata"]["name"]
+    ] == []
+    for svc in SERVICES:
+        assert settings_of(objects, svc)[f"LIANXIN_{svc.upper()}_MIGRATE_ON_START"] == "true"
+        (c,) = containers(named(objects, "Deployment", f"lianxin-{svc}"))
+        assert not [e for e in c.get("env", []) if e["name"].endswith("DATABASE_URL")]

@@ -99,3 +99,13 @@ over it (the umbrella sets globals once for all four). Returns YAML; use with fr
 {{- fail (printf "%s: replicaCount > 1 or autoscaling needs replicaSafe=true; this version of %s assumes a single writer: %s" (include "lianxin-common.service" .) (include "lianxin-common.service" .) .Values.replicaSafeReason) -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+"true" when the hook Job migrates: asked for (migration.enabled) and the database is
+external (database.existingSecret). With SQLite on the pod's own volume the Job could not
+reach the file, so there the pod migrates at start.
+*/}}
+{{- define "lianxin-common.jobMigrates" -}}
+{{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
+{{- if and .Values.migration.enabled $db.existingSecret -}}true{{- end -}}
+{{- end -}}

@@ -5,7 +5,7 @@ MIGRATE_ON_START=false). Migrations are additive, so the old version keeps servi
 it runs. Its env is inline (hooks run before the release's ConfigMaps exist).
 */}}
 {{- define "lianxin-common.migrationJob" -}}
-{{- if .Values.migration.enabled -}}
+{{- if include "lianxin-common.jobMigrates" . -}}
 {{- $fullname := include "lianxin-common.fullname" . -}}
 {{- $service := include "lianxin-common.service" . -}}
 apiVersion: batch/v1
@@ -69,15 +69,10 @@ spec:
           emptyDir:
             medium: Memory
             sizeLimit: {{ .Values.tmpSizeLimit }}
-        # SQLite (no database.existingSecret) keeps its file on the service's data volume;
-        # with PostgreSQL nothing is written here.
+        # The database is external: nothing is written here but the working directory.
         - name: data
-          {{- if .Values.persistence.enabled }}
-          persistentVolumeClaim:
-            claimName: {{ .Values.persistence.existingClaim | default (printf "%s-data" $fullname) }}
-          {{- else }}
-          emptyDir: {}
-          {{- end }}
+          emptyDir:
+            sizeLimit: 16Mi
 {{- end -}}
 {{- end -}}
 

@@ -99,7 +99,7 @@ spec:
     {{- with .Values.networkPolicy.extraEgress }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
-{{- if .Values.migration.enabled }}
+{{- if include "lianxin-common.jobMigrates" . }}
 ---
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy

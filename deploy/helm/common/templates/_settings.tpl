@@ -22,7 +22,7 @@ settings ConfigMap holds exactly these, and the migration Job gets the same list
 {{- $_ = set $env (print $p "STREAM_MAX_AGE_SECONDS") (toString $stream.maxAgeSeconds) -}}
 {{- $_ = set $env (print $p "STREAM_MAX_BYTES") (toString (int64 $stream.maxBytes)) -}}
 {{- $_ = set $env (print $p "STREAM_DISCARD") (toString $stream.discard) -}}
-{{- $_ = set $env (print $p "MIGRATE_ON_START") (ternary "false" "true" .Values.migration.enabled) -}}
+{{- $_ = set $env (print $p "MIGRATE_ON_START") (ternary "false" "true" (eq (include "lianxin-common.jobMigrates" .) "true")) -}}
 {{- $_ = set $env (print $p "LOG_LEVEL") (toString .Values.logLevel) -}}
 {{- $_ = set $env (print $p "SHUTDOWN_GRACE_SECONDS") (toString .Values.shutdownGraceSeconds) -}}
 {{- if .Values.policy.enabled -}}
