@@ -14,7 +14,7 @@ import signal
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -81,9 +81,9 @@ def container(image: str) -> Iterator[str]:
         subprocess.run(["buildah", "rm", name], capture_output=True)
 
 
-def in_image(ctr: str, env: dict[str, str], *argv: str) -> list[str]:
-    flags = [f"--env={k}={v}" for k, v in env.items()]
-    return ["buildah", "run", "--isolation", "chroot", *flags, ctr, "--", *argv]
+def in_image(ctr: str, env: dict[str, str], *argv: str, flags: Sequence[str] = ()) -> list[str]:
+    envs = [f"--env={k}={v}" for k, v in env.items()]
+    return ["buildah", "run", "--isolation", "chroot", *envs, *flags, ctr, "--", *argv]
 
 
 def config(image: str) -> dict[str, Any]:
@@ -148,36 +148,43 @@ def test_lianxin_serve_registry_in_the_image_is_serving_non_root_read_only_and_s
         "LIANXIN_REGISTRY_ROUTING_TARGET": "",
         "LIANXIN_REGISTRY_MIGRATE_ON_START": "false",
     }
+    # As the chart runs it: the image's own filesystem read-only (its top directories
+    # mounted read-only over themselves), /data and /tmp writable volumes.
+    data, tmp = tmp_path / "data", tmp_path / "tmp"
+    for d in (data, tmp):
+        d.mkdir()
+        os.chown(d, 10001, 10001)
+    root = Path(run("buildah", "mount", container).stdout.strip())
+    mounts = [f"--volume={root / d}:/{d}:ro" for d in ("usr", "opt", "etc", "var")]
+    mounts += [f"--volume={data}:/data", f"--volume={tmp}:/tmp"]
     since = time.time() - 1
     proc = None
+    log = tmp_path / "registry.log"
     try:
-        first = run(*in_image(container, env, *ENTRY, "migrate", "registry"))
-        again = run(*in_image(container, env, *ENTRY, "migrate", "registry"))
+        first = run(*in_image(container, env, *ENTRY, "migrate", "registry", flags=mounts))
+        again = run(*in_image(container, env, *ENTRY, "migrate", "registry", flags=mounts))
         assert "migrated from empty to" in first.stdout
         assert "already at" in again.stdout
-        proc = subprocess.Popen(
-            in_image(container, env, *ENTRY, "serve", "registry"),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        assert wait_serving(f"127.0.0.1:{port}", timeout=90), "registry in the image not SERVING"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(
+                in_image(container, env, *ENTRY, "serve", "registry", flags=mounts),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        serving = wait_serving(f"127.0.0.1:{port}", timeout=90)
+        assert serving, f"registry in the image not SERVING:\n{log.read_text()[-3000:]}"
         init, service = pids_of(["dumb-init", "serve registry"])
         assert uid_of(init) == uid_of(service) == 10001
         os.kill(init, signal.SIGTERM)  # as the kubelet does to PID 1
-        assert proc.wait(timeout=60) == 0
-        root = Path(run("buildah", "mount", container).stdout.strip())
-        try:
-            assert changed_outside_data_and_tmp(root, since) == []
-        finally:
-            run("buildah", "umount", container)
-        # /data is the image's VOLUME: the database lives there, not in the root fs.
-        listing = run(*in_image(container, env, "ls", "/data")).stdout.split()
-        assert "registry.db" in listing
+        assert proc.wait(timeout=60) == 0, log.read_text()[-3000:]
+        assert (data / "registry.db").exists()
+        assert changed_outside_data_and_tmp(root, since) == []
     finally:
         if proc is not None and proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        subprocess.run(["buildah", "umount", container], capture_output=True)
         nats.stop()
 
 
