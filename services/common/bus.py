@@ -218,19 +218,70 @@ async def connect(url: str, *, name: str) -> NATS:
     )
 
 
-async def ensure_stream(js: JetStreamContext, name: str) -> None:
-    """Create the event stream (file storage, 2 min dedupe window) if it is missing."""
+async def ensure_stream(
+    js: JetStreamContext,
+    name: str,
+    *,
+    replicas: int = 1,
+    max_age_seconds: float = 0.0,
+    max_bytes: int = -1,
+    discard: str = "old",
+) -> None:
+    """Create the event stream (file storage, 2 min dedupe window) if it is missing; if it
+    exists with other limits (replicas, max age, max bytes, discard policy), update it.
+
+    Only those four are changed on an existing stream: JetStream applies them in place
+    (a replica count change re-replicates; lower limits drop the oldest events, which is
+    what the operator asked for). Subjects and storage are never touched here. A server
+    that cannot do what is asked (R3 on a single server) raises: the service then does not
+    start, and its log says why, instead of running on a stream it was not configured for.
+    """
+    from nats.js.api import DiscardPolicy  # local: this function is the one place using it
+
+    wanted = {
+        "num_replicas": replicas,
+        "max_age": float(max_age_seconds),
+        "max_bytes": int(max_bytes),
+        "discard": DiscardPolicy(discard),
+    }
     config = StreamConfig(
-        name=name, subjects=STREAM_SUBJECTS, storage=StorageType.FILE, duplicate_window=120.0
+        name=name,
+        subjects=STREAM_SUBJECTS,
+        storage=StorageType.FILE,
+        duplicate_window=120.0,
+        **wanted,
     )
     try:
-        await js.stream_info(name)
+        info = await js.stream_info(name)
     except NotFoundError:
         try:
             await js.add_stream(config)
-        except Exception:
-            # Two services starting at once: the other one created it.
-            await js.stream_info(name)
+            log.info("created stream %s (%s)", name, wanted)
+            return
+        except Exception as exc:
+            # Two services starting at once: the other one created it. If not, the server
+            # refused the stream: say why.
+            try:
+                info = await js.stream_info(name)
+            except NotFoundError:
+                raise RuntimeError(f"stream {name}: cannot create it with {wanted}: {exc}") from exc
+    have = info.config
+    current = {
+        "num_replicas": have.num_replicas or 1,
+        "max_age": float(have.max_age or 0.0),
+        "max_bytes": -1 if have.max_bytes is None else int(have.max_bytes),
+        "discard": have.discard or DiscardPolicy.OLD,
+    }
+    changed = {k: (current[k], v) for k, v in wanted.items() if current[k] != v}
+    if not changed:
+        return
+    for key, value in wanted.items():
+        setattr(have, key, value)
+    try:
+        await js.update_stream(have)
+    except Exception as exc:
+        raise RuntimeError(f"stream {name}: cannot apply {changed} (from → to): {exc}") from exc
+    log.warning("stream %s updated: %s (from → to)", name, changed)
 
 
 # --- the relay ---------------------------------------------------------------------------

@@ -92,11 +92,51 @@ def make_engine(url: str, *, sqlite_synchronous: SqliteSync = "FULL") -> Engine:
 def migrate(url: str, migrations_dir: Path) -> None:
     """Bring the schema at `url` to the newest Alembic revision in `migrations_dir`."""
     _ensure_sqlite_dir(url)
+    command.upgrade(_alembic_config(url, migrations_dir), "head")
+
+
+def _alembic_config(url: str, migrations_dir: Path) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.attributes["configure_logger"] = False
-    command.upgrade(cfg, "head")
+    return cfg
+
+
+def schema_revisions(url: str, migrations_dir: Path) -> tuple[tuple[str, ...], str | None]:
+    """(the revisions the database at `url` is at, the newest revision we know)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(_alembic_config(url, migrations_dir)).get_current_head()
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        engine.dispose()
+    return tuple(current), head
+
+
+def check_schema(url: str, migrations_dir: Path) -> None:
+    """For a service that does not migrate at start: fail clearly when the schema is behind
+    (never migrated, or an older revision we know), so a pod does not serve on it. A newer
+    revision than ours (a migration Job of the next version ran first) is fine: migrations
+    are written to be compatible with the version before them."""
+    current, head = schema_revisions(url, migrations_dir)
+    if head in current:
+        return
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(_alembic_config(url, migrations_dir))
+    known = {rev.revision for rev in script.walk_revisions()}
+    behind = [rev for rev in current if rev in known]
+    if not current or behind:
+        raise RuntimeError(
+            f"database schema is at {list(current) or 'nothing'}, not at {head}: run "
+            f"`lianxin migrate <service>` first (migrate_on_start is off)"
+        )
+    log.warning("database schema %s is newer than this version's head %s", current, head)
 
 
 @dataclass

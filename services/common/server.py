@@ -39,7 +39,7 @@ from prometheus_client import start_http_server
 from sqlalchemy import Table
 
 from services.common import bus, telemetry
-from services.common.db import Database, migrate
+from services.common.db import Database, check_schema, migrate
 from services.common.interceptors import ClientContextInterceptor, server_chain
 from services.common.settings import ServiceSettings
 from services.common.supervise import Loop, Supervisor
@@ -96,7 +96,10 @@ class ServiceHost:
         # before it touches anything.
         db = Database(url, sqlite_synchronous=self.settings.sqlite_synchronous, exclusive=True)
         try:
-            migrate(url, migrations_dir)
+            if self.settings.migrate_on_start:
+                migrate(url, migrations_dir)
+            else:
+                check_schema(url, migrations_dir)
         except BaseException:
             db.close()
             raise
@@ -111,7 +114,15 @@ class ServiceHost:
         self.nc._disconnected_cb = changed
         self.nc._reconnected_cb = changed
         self.js = self.nc.jetstream()
-        await bus.ensure_stream(self.js, self.settings.stream_name)
+        s = self.settings
+        await bus.ensure_stream(
+            self.js,
+            s.stream_name,
+            replicas=s.stream_replicas,
+            max_age_seconds=s.stream_max_age_seconds,
+            max_bytes=s.stream_max_bytes,
+            discard=s.stream_discard,
+        )
         return self.js
 
     def relay(self, outbox: Table) -> bus.OutboxRelay:

@@ -33,7 +33,28 @@ class ServiceSettings(BaseSettings):
         description="NATS server URL; for a cluster every seed URL, comma-separated.",
     )
     stream_name: str = Field("LIANXIN", description="JetStream stream that carries events.")
+    # The stream's limits: whoever starts first creates it with these, and a later start
+    # with other values updates it (see bus.ensure_stream). A NATS cluster runs it at R3.
+    stream_replicas: int = Field(
+        1, ge=1, le=5, description="JetStream replicas of the stream (3 on a NATS cluster)."
+    )
+    stream_max_age_seconds: float = Field(
+        0.0, ge=0, description="Events older than this are dropped; 0: kept until max_bytes."
+    )
+    stream_max_bytes: int = Field(
+        -1, ge=-1, description="Size limit of the stream in bytes; -1: no limit."
+    )
+    stream_discard: Literal["old", "new"] = Field(
+        "old",
+        description="At a limit: drop the oldest events (old) or refuse new publishes (new, "
+        "so producers keep them in their outbox until there is room).",
+    )
     ack_wait_seconds: float = Field(30.0, gt=0, description="Redelivery after this long.")
+    migrate_on_start: bool = Field(
+        True,
+        description="Upgrade the schema at start (embedded). false: a separate step "
+        "(`lianxin migrate`, the chart's hook Job) does it; start then only checks it.",
+    )
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="In-flight RPCs get this.")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL",

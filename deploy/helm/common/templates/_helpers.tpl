@@ -1,0 +1,111 @@
+{{/*
+Names, labels and shared values for the Lianxin service charts.
+A service chart's .Chart.Name is the service (intake, registry, routing, notify).
+*/}}
+
+{{/* The service this chart runs. */}}
+{{- define "lianxin-common.service" -}}
+{{- .Chart.Name -}}
+{{- end -}}
+
+{{/*
+Object name: fullnameOverride, else "<release>-<service>" (just "<service>" when the
+release is named like the service). Peers are found by the same rule, so inside the
+umbrella (one release) every service knows the others' names.
+*/}}
+{{- define "lianxin-common.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "lianxin-common.nameFor" (dict "release" .Release.Name "service" .Chart.Name) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lianxin-common.nameFor" -}}
+{{- if eq .release .service -}}
+{{- .service | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .release .service | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "lianxin-common.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "lianxin-common.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "lianxin-common.service" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "lianxin-common.labels" -}}
+helm.sh/chart: {{ include "lianxin-common.chart" . }}
+{{ include "lianxin-common.selectorLabels" . }}
+app.kubernetes.io/version: {{ include "lianxin-common.imageTag" . | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: lianxin
+{{- with (include "lianxin-common.shared" (dict "ctx" . "key" "commonLabels") | fromYaml) }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+A shared value: the service chart's own `.Values.<key>` with `.Values.global.<key>` merged
+over it (the umbrella sets globals once for all four). Returns YAML; use with fromYaml.
+*/}}
+{{- define "lianxin-common.shared" -}}
+{{- $ctx := .ctx -}}
+{{- $local := index $ctx.Values .key | default dict -}}
+{{- $global := dict -}}
+{{- if $ctx.Values.global -}}
+{{- $global = index $ctx.Values.global .key | default dict -}}
+{{- end -}}
+{{- toYaml (mergeOverwrite (deepCopy $local) (deepCopy $global)) -}}
+{{- end -}}
+
+{{- define "lianxin-common.imageTag" -}}
+{{- $image := include "lianxin-common.shared" (dict "ctx" . "key" "image") | fromYaml -}}
+{{- $image.tag | default .Chart.AppVersion -}}
+{{- end -}}
+
+{{- define "lianxin-common.image" -}}
+{{- $image := include "lianxin-common.shared" (dict "ctx" . "key" "image") | fromYaml -}}
+{{- $repo := $image.repository | required "image.repository is required" -}}
+{{- if $image.registry -}}
+{{- $repo = printf "%s/%s" $image.registry $repo -}}
+{{- end -}}
+{{- if $image.digest -}}
+{{- printf "%s@%s" $repo $image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" $repo (include "lianxin-common.imageTag" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* LIANXIN_<SERVICE>_ */}}
+{{- define "lianxin-common.envPrefix" -}}
+{{- printf "LIANXIN_%s_" (upper (include "lianxin-common.service" .)) -}}
+{{- end -}}
+
+{{/* host:port of a peer service (routing → registry, …), by the naming rule above. */}}
+{{- define "lianxin-common.peerTarget" -}}
+{{- $peer := .peer -}}
+{{- $host := $peer.host | default (include "lianxin-common.nameFor" (dict "release" .ctx.Release.Name "service" $peer.service)) -}}
+{{- printf "%s:%v" $host $peer.port -}}
+{{- end -}}
+
+{{/* Refuse replica counts the service cannot run yet (see replicaSafe in values.yaml). */}}
+{{- define "lianxin-common.checkReplicas" -}}
+{{- if and (not .Values.replicaSafe) (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled) -}}
+{{- fail (printf "%s: replicaCount > 1 or autoscaling needs replicaSafe=true; this version of %s assumes a single writer: %s" (include "lianxin-common.service" .) (include "lianxin-common.service" .) .Values.replicaSafeReason) -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+"true" when the hook Job migrates: asked for (migration.enabled) and the database is
+external (database.existingSecret). With SQLite on the pod's own volume the Job could not
+reach the file, so there the pod migrates at start.
+*/}}
+{{- define "lianxin-common.jobMigrates" -}}
+{{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
+{{- if and .Values.migration.enabled $db.existingSecret -}}true{{- end -}}
+{{- end -}}

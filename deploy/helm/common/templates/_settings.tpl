@@ -1,0 +1,59 @@
+{{/*
+The service's settings as env vars (LIANXIN_<SERVICE>_<NAME>: "value"), as YAML. The
+settings ConfigMap holds exactly these, and the migration Job gets the same list inline
+(a pre-install hook runs before the release's ConfigMaps exist).
+*/}}
+{{- define "lianxin-common.settingsEnv" -}}
+{{- $p := include "lianxin-common.envPrefix" . -}}
+{{- $nats := include "lianxin-common.shared" (dict "ctx" . "key" "nats") | fromYaml -}}
+{{- $stream := include "lianxin-common.shared" (dict "ctx" . "key" "stream") | fromYaml -}}
+{{- $env := dict -}}
+{{- $_ := set $env (print $p "HOST") "0.0.0.0" -}}
+{{- $_ = set $env (print $p "GRPC_PORT") (toString .Values.ports.grpc) -}}
+{{- if .Values.metrics.enabled -}}
+{{- $_ = set $env (print $p "METRICS_PORT") (toString .Values.ports.metrics) -}}
+{{- else -}}
+{{- $_ = set $env (print $p "METRICS_PORT") "off" -}}
+{{- end -}}
+{{- $_ = set $env (print $p "DATA_DIR") "/data" -}}
+{{- $_ = set $env (print $p "NATS_URL") ($nats.url | required "nats.url is required (global.nats.url in the umbrella)") -}}
+{{- $_ = set $env (print $p "STREAM_NAME") (toString $stream.name) -}}
+{{- $_ = set $env (print $p "STREAM_REPLICAS") (toString $stream.replicas) -}}
+{{- $_ = set $env (print $p "STREAM_MAX_AGE_SECONDS") (toString $stream.maxAgeSeconds) -}}
+{{- $_ = set $env (print $p "STREAM_MAX_BYTES") (toString (int64 $stream.maxBytes)) -}}
+{{- $_ = set $env (print $p "STREAM_DISCARD") (toString $stream.discard) -}}
+{{- $_ = set $env (print $p "MIGRATE_ON_START") (ternary "false" "true" (eq (include "lianxin-common.jobMigrates" .) "true")) -}}
+{{- $_ = set $env (print $p "LOG_LEVEL") (toString .Values.logLevel) -}}
+{{- $_ = set $env (print $p "SHUTDOWN_GRACE_SECONDS") (toString .Values.shutdownGraceSeconds) -}}
+{{- if .Values.policy.enabled -}}
+{{- $_ = set $env (print $p "POLICY_FILE") (printf "/etc/lianxin/policy/%s" .Values.policy.file) -}}
+{{- end -}}
+{{- range .Values.peers -}}
+{{- $_ = set $env (print $p .setting) (include "lianxin-common.peerTarget" (dict "ctx" $ "peer" .)) -}}
+{{- end -}}
+{{- range $k, $v := .Values.settings -}}
+{{- $_ = set $env (print $p (upper $k)) (toString $v) -}}
+{{- end -}}
+{{- toYaml $env -}}
+{{- end -}}
+
+{{/* Env entries from Secrets: the database URL and any `secretEnv`. Never inlined. */}}
+{{- define "lianxin-common.secretEnv" -}}
+{{- $p := include "lianxin-common.envPrefix" . -}}
+{{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
+{{- $service := include "lianxin-common.service" . -}}
+{{- if $db.existingSecret }}
+- name: {{ print $p "DATABASE_URL" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $db.existingSecret }}
+      key: {{ index ($db.keys | default dict) $service | default (printf "%s-url" $service) }}
+{{- end }}
+{{- range $name, $ref := .Values.secretEnv }}
+- name: {{ print $p (upper $name) }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ref.secretName }}
+      key: {{ $ref.key }}
+{{- end }}
+{{- end -}}
