@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import nats
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -219,6 +220,23 @@ async def connect(url: str, *, name: str) -> NATS:
 
 
 async def ensure_stream(
+    js: JetStreamContext, name: str, *, attempts: int = 8, **limits: Any
+) -> None:
+    """`_ensure_stream`, tried again while JetStream does not answer in time (a cluster
+    electing a leader, or creating the stream for another service that started at once)."""
+    backoff = Backoff(base=0.5, cap=5.0)
+    for attempt in range(1, attempts + 1):
+        try:
+            await _ensure_stream(js, name, **limits)
+            return
+        except nats.errors.TimeoutError as exc:
+            if attempt == attempts:
+                raise RuntimeError(f"stream {name}: JetStream did not answer ({exc})") from exc
+            log.warning("stream %s: JetStream did not answer (try %d); again", name, attempt)
+            await asyncio.sleep(backoff.next())
+
+
+async def _ensure_stream(
     js: JetStreamContext,
     name: str,
     *,

@@ -208,7 +208,12 @@ class ServiceHost:
 
                 await self.nc.subscribe(subject, cb=on_message)
         for c in self._consumers:
-            await c.start()
+            try:
+                await c.start()
+            except Exception as exc:  # JetStream busy (a cluster electing): its loop binds
+                log.warning(
+                    "%s: consumer %s not bound yet (%s); its loop retries", self.name, c.name, exc
+                )
         for i, r in enumerate(self._relays):
             self.supervisor.start("relay" if i == 0 else f"relay-{i}", r)
         for c in self._consumers:
