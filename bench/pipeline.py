@@ -14,12 +14,19 @@ flight, as fast as intake takes them; the figures are
 - the echo's calls/s at the same C, and the pipeline's ratio to it.
 
     .venv/bin/python bench/pipeline.py [--cases 3000] [--in-flight 16 32 64] [--rounds 1]
+    .venv/bin/python bench/pipeline.py --stored 0 100000 1000000 [--cases 500]
+
+With `--stored`, each run starts on databases already holding that many cases (intake's
+and routing's, spread over two years, categories and the district's points; 5% still
+open), and the table shows how SubmitCase's latency and routing's CPU per filed case grow
+with the data, as ratios to the empty database.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import statistics
@@ -55,8 +62,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+_points = itertools.count()
+SIDE = 200  # a 200 × 200 lattice, ~6 m apart: every case of a bench run has its own point
+
+
 def submission(i: int, run: str) -> svc.SubmitCaseRequest:
-    row, col = divmod(i % 3600, 60)
+    """A fresh point each call (a repeated point would be merged as a duplicate)."""
+    row, col = divmod(next(_points) % (SIDE * SIDE), SIDE)
     req = svc.SubmitCaseRequest(
         channel=res.CHANNEL_MAYOR_HOTLINE,
         external_ref=f"pipe-{run}-{i}",
@@ -65,8 +77,8 @@ def submission(i: int, run: str) -> svc.SubmitCaseRequest:
         category="household_electrical",
         description="家中电灯一直闪个不停，需要电工上门检查。",
     )
-    req.location.point.latitude = LAT0 + (LAT1 - LAT0) * row / 59
-    req.location.point.longitude = LON0 + (LON1 - LON0) * col / 59
+    req.location.point.latitude = LAT0 + (LAT1 - LAT0) * row / (SIDE - 1)
+    req.location.point.longitude = LON0 + (LON1 - LON0) * col / (SIDE - 1)
     return req
 
 
@@ -192,6 +204,100 @@ async def echo_rate(port: int, in_flight: int, calls: int) -> float:
         return rate
 
 
+def seed(root: Path, stored: int) -> None:
+    """Give intake's and routing's databases (migrated, under `root`/stack/data) `stored`
+    cases, written straight into their tables in batches."""
+    if stored <= 0:
+        return
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, insert
+
+    from services.common.db import Database, migrate
+    from services.common.ids import uuid7
+    from services.intake import store as intake_store
+    from services.routing import store as routing_store
+
+    data = root / "stack" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    categories = ["household_electrical", "street_light", "sanitation", "illegal_vending"]
+
+    def blank(table: Any) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for c in table.columns:
+            if c.nullable:
+                row[c.name] = None
+            elif isinstance(c.type, Boolean):
+                row[c.name] = False
+            elif isinstance(c.type, Integer):
+                row[c.name] = 0
+            elif isinstance(c.type, Float):
+                row[c.name] = 0.0
+            elif isinstance(c.type, DateTime):
+                row[c.name] = now
+            elif isinstance(c.type, String | Text):
+                row[c.name] = ""
+            else:
+                row[c.name] = "[]"
+        return row
+
+    for service, store_mod in (("intake", intake_store), ("routing", routing_store)):
+        url = f"sqlite:///{(data / f'{service}.db').resolve()}"
+        migrate(url, store_mod.MIGRATIONS)
+        db = Database(url, sqlite_synchronous="NORMAL")
+        template = blank(store_mod.cases)
+        rng.seed(7)
+        try:
+            for start in range(0, stored, 20_000):
+                rows = []
+                for i in range(start, min(stored, start + 20_000)):
+                    lat = LAT0 - 0.05 + rng.random() * 0.1
+                    lon = LON0 - 0.05 + rng.random() * 0.1
+                    created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
+                    open_ = rng.random() < 0.05
+                    row = {
+                        **template,
+                        "id": uuid7(),
+                        "category": rng.choice(categories),
+                        "channel": 1 + i % 4,
+                        "status": 3 if open_ else 6,
+                        "latitude": lat,
+                        "longitude": lon,
+                        "created_at": created,
+                        "updated_at": created,
+                    }
+                    if service == "intake":
+                        row["external_ref"] = f"seed-{i}"
+                    else:
+                        row["cell"] = routing_store.cell_of(lat, lon)
+                    rows.append(row)
+                table = store_mod.cases
+                db.write_sync(lambda conn, rows=rows, t=table: conn.execute(insert(t), rows))
+        finally:
+            db.close()
+
+
+async def cost_run(stack: Stack, cases: int, run: str) -> dict[str, float]:
+    """SubmitCase one at a time (its latency), then the pipeline's routing CPU per case."""
+    async with grpc.aio.insecure_channel(stack["intake"].target) as channel:
+        stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
+        latencies = []
+        for i in range(200):
+            t0 = time.perf_counter()
+            await stub.SubmitCase(submission(i, f"{run}-single"), timeout=30)
+            latencies.append(time.perf_counter() - t0)
+    out = await one_run(stack, cases, 16, run, timeout=600)
+    return {
+        "submit_p50_ms": 1000 * pct(latencies, 0.5),
+        "routing_ms": out["cpu_ms"]["routing"],
+        "intake_ms": out["cpu_ms"]["intake"],
+        "told_p50": out["told_p50"],
+    }
+
+
 def start_stack(root: Path, hooks_url: str) -> Stack:
     policy = drill_policy(root / "policy.yaml")  # round-the-clock; no merging of neighbours
     quiet = {"LOG_LEVEL": "WARNING"}
@@ -269,7 +375,12 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to settle a run")
+    parser.add_argument(
+        "--stored", type=int, nargs="+", help="cost as data grows: cases already stored"
+    )
     args = parser.parse_args()
+    if args.stored:
+        return cost_as_data_grows(args)
     with tempfile.TemporaryDirectory(prefix="lianxin-pipeline-") as tmp:
         root = Path(tmp)
         echo_port = free_port()
@@ -287,6 +398,37 @@ def main() -> int:
             hooks.shutdown()
             echo_proc.terminate()
             echo_proc.wait(timeout=15)
+
+
+def cost_as_data_grows(args: argparse.Namespace) -> int:
+    results: dict[int, dict[str, float]] = {}
+    for stored in args.stored:
+        with tempfile.TemporaryDirectory(prefix="lianxin-cost-") as tmp:
+            root = Path(tmp)
+            t0 = time.monotonic()
+            seed(root, stored)
+            print(f"seeded {stored} cases in {time.monotonic() - t0:.0f} s", flush=True)
+            hooks = webhook_receiver()
+            stack = start_stack(root, f"http://127.0.0.1:{hooks.server_address[1]}/hook")
+            try:
+                results[stored] = asyncio.run(cost_run(stack, args.cases, f"cost-{stored}"))
+            finally:
+                stack.stop()
+                hooks.shutdown()
+    base = results[args.stored[0]]
+    print(f"\nCost as data grows ({args.cases} cases through the pipeline per size)\n")
+    print(
+        f"{'stored':>9} {'SubmitCase p50 ms':>18} {'ratio':>6} {'routing ms/case':>16} "
+        f"{'ratio':>6} {'intake ms/case':>15} {'ratio':>6}"
+    )
+    for stored, r in results.items():
+        submit_ratio = r["submit_p50_ms"] / base["submit_p50_ms"]
+        print(
+            f"{stored:>9} {r['submit_p50_ms']:>18.2f} {submit_ratio:>5.2f}x"
+            f" {r['routing_ms']:>16.1f} {r['routing_ms'] / base['routing_ms']:>5.2f}x"
+            f" {r['intake_ms']:>15.1f} {r['intake_ms'] / base['intake_ms']:>5.2f}x"
+        )
+    return 0
 
 
 if __name__ == "__main__":
