@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client as NATS
@@ -27,7 +28,8 @@ from sqlalchemy import Table
 
 from services.common import bus, telemetry
 from services.common.db import Database, migrate
-from services.common.interceptors import ClientContextInterceptor, server_chain
+from services.common.interceptors import client_chain, register_methods, server_chain
+from services.common.opsmetrics import OpsPoller
 from services.common.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,19 @@ class ServiceHost:
     def __init__(self, name: str, settings: ServiceSettings) -> None:
         self.name = name
         self.settings = settings
-        telemetry.setup(name, log_level=settings.log_level, trace_exporter=settings.trace_exporter)
+        telemetry.setup(
+            name,
+            log_level=settings.log_level,
+            trace_exporter=settings.trace_exporter,
+            log_format=settings.log_format,
+        )
         self.server = grpc.aio.server(
             interceptors=server_chain(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # A port another process holds is an error, not silently shared.
+                ("grpc.so_reuseport", 0),
             ],
         )
         self.health = health.aio.HealthServicer()
@@ -73,7 +82,7 @@ class ServiceHost:
     def open_database(self, migrations_dir: Path) -> Database:
         url = self.settings.sqlalchemy_url(self.name)
         migrate(url, migrations_dir)
-        self.db = Database(url)
+        self.db = Database(url, name=self.name)
         return self.db
 
     async def connect_bus(self) -> JetStreamContext:
@@ -88,6 +97,16 @@ class ServiceHost:
         self.nc._reconnected_cb = reconnected
         self.js = self.nc.jetstream()
         await bus.ensure_stream(self.js, self.settings.stream_name)
+        poller = OpsPoller(
+            service=self.name,
+            db=lambda: self.db,
+            js=lambda: self.js,
+            stream=self.settings.stream_name,
+            consumers=lambda: [c.name for c in self._consumers],
+            outboxes=lambda: [r.outbox for r in self._relays],
+            interval=self.settings.ops_poll_seconds,
+        )
+        self.background(poller.run)
         return self.js
 
     def relay(self, outbox: Table) -> bus.OutboxRelay:
@@ -129,12 +148,15 @@ class ServiceHost:
     ) -> None:
         add_fn(servicer, self.server)
         self._service_names.append(full_name)
+        service = _service_descriptor(full_name)
+        if service is not None:
+            register_methods(full_name, [m.name for m in service.methods])
 
     def channel(self, target: str) -> grpc.aio.Channel:
         """A client channel to another service, closed with this host."""
         ch = grpc.aio.insecure_channel(
             target,
-            interceptors=[ClientContextInterceptor()],
+            interceptors=client_chain(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -153,10 +175,17 @@ class ServiceHost:
         reflection.enable_server_reflection(
             [*self._service_names, reflection.SERVICE_NAME], self.server
         )
-        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.grpc_port}")
+        try:
+            self.port = self.server.add_insecure_port(
+                f"{self.settings.host}:{self.settings.grpc_port}"
+            )
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
             raise RuntimeError(
-                f"{self.name}: cannot bind {self.settings.host}:{self.settings.grpc_port}"
+                f"{self.name}: cannot listen for gRPC on "
+                f"{self.settings.host}:{self.settings.grpc_port}: the port is in use or not "
+                f"ours to take (set {self._env('GRPC_PORT')} or `lianxin up --ports`)"
             )
         await self.server.start()
         for c in self._consumers:
@@ -168,13 +197,24 @@ class ServiceHost:
         for loop in self._background:
             self._tasks.append(asyncio.create_task(loop(self._stop)))
         if self.settings.metrics_port is not None:
-            self._metrics_server, _ = start_http_server(
-                self.settings.metrics_port, addr=self.settings.host
-            )
+            try:
+                self._metrics_server, _ = start_http_server(
+                    self.settings.metrics_port, addr=self.settings.host
+                )
+            except OSError as exc:
+                await self.server.stop(0)
+                raise RuntimeError(
+                    f"{self.name}: cannot serve /metrics on "
+                    f"{self.settings.host}:{self.settings.metrics_port}: {exc.strerror} "
+                    f"(set {self._env('METRICS_PORT')} or `lianxin up --ports`)"
+                ) from exc
             self.metrics_port = self._metrics_server.server_port
         self._started = True
         await self._set_serving(True)
         log.info("%s serving gRPC on %s", self.name, self.address)
+
+    def _env(self, name: str) -> str:
+        return f"{self.settings.model_config.get('env_prefix', 'LIANXIN_')}{name}"
 
     async def _set_serving(self, serving: bool) -> None:
         status = (
@@ -212,6 +252,13 @@ class ServiceHost:
         log.info("%s stopped", self.name)
 
 
+def _service_descriptor(full_name: str) -> Any:
+    try:
+        return descriptor_pool.Default().FindServiceByName(full_name)
+    except KeyError:
+        return None
+
+
 async def run_until_signalled(host: ServiceHost) -> None:
     """Start `host`, wait for SIGTERM or SIGINT, then shut it down gracefully."""
     stop = asyncio.Event()
@@ -223,3 +270,4 @@ async def run_until_signalled(host: ServiceHost) -> None:
         await stop.wait()
     finally:
         await host.stop()
+        telemetry.shutdown()

@@ -31,10 +31,18 @@ class ServiceSettings(BaseSettings):
     nats_url: str = Field("nats://127.0.0.1:4222", description="NATS server URL.")
     stream_name: str = Field("LIANXIN", description="JetStream stream that carries events.")
     ack_wait_seconds: float = Field(30.0, gt=0, description="Redelivery after this long.")
+    ops_poll_seconds: float = Field(
+        5.0, gt=0, description="How often consumer lag and outbox age are looked at."
+    )
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="In-flight RPCs get this.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    trace_exporter: Literal["none", "console"] = Field(
-        "none", description="OpenTelemetry span exporter."
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines: one JSON object a line, or plain text for a terminal."
+    )
+    trace_exporter: Literal["none", "console", "otlp"] = Field(
+        "none",
+        description="OpenTelemetry span exporter; `none` still turns OTLP on when "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set (the OTEL_* variables configure it).",
     )
 
     @field_validator("metrics_port", mode="before")

@@ -86,6 +86,9 @@ cases = Table(
     Column("reopen_count", Integer, nullable=False, default=0, server_default=text("0")),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("merged_into", String(36), nullable=True),
+    # --- 0003: the W3C traceparent of the case's first trace (filing); later steps link
+    # to it, so a case's whole story is found from any of its traces.
+    Column("origin_traceparent", String(100), nullable=True),
 )
 Index("ix_cases_assigned_unit_deadline", cases.c.assigned_unit_code, cases.c.deadline_time)
 Index("ix_cases_next_due_at", cases.c.next_due_at)
