@@ -172,10 +172,11 @@ class MetricsInterceptor(_WrappingInterceptor):
             child = self._seconds[method] = telemetry.GRPC_SECONDS.labels(*self._names(method))
         child.observe(seconds)
 
-    def _done(self, method: str, code: str, start: float, peer: str) -> None:
+    def _done(self, method: str, code: str, start: float, peer: str, *, stream: bool) -> None:
         seconds = time.perf_counter() - start
         self._count(method, code)
-        self._observe(method, seconds)
+        if not stream:  # a stream lasts as long as its follower: not a latency
+            self._observe(method, seconds)
         if access_log.isEnabledFor(logging.INFO):
             service, name = self._names(method)
             access_log.info(
@@ -207,7 +208,7 @@ class MetricsInterceptor(_WrappingInterceptor):
             code = c.name if isinstance(c, grpc.StatusCode) else "UNKNOWN"
             raise
         finally:
-            self._done(method, code, start, peer)
+            self._done(method, code, start, peer, stream=False)
 
     async def around_stream(
         self, call: Streaming, request: Any, context: Any, method: str
@@ -229,7 +230,7 @@ class MetricsInterceptor(_WrappingInterceptor):
             raise
         finally:
             active.dec()
-            self._done(method, code, start, peer)
+            self._done(method, code, start, peer, stream=True)
 
 
 def register_methods(full_service_name: str, method_names: list[str]) -> None:

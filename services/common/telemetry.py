@@ -59,7 +59,7 @@ GRPC_HANDLED = Counter(
 )
 GRPC_SECONDS = Histogram(
     "lianxin_grpc_server_handling_seconds",
-    "Time to handle an RPC on the server (unary; a stream's whole life for streams).",
+    "Time to handle a unary RPC on the server (streams are not timed).",
     ["grpc_service", "grpc_method"],
     buckets=LATENCY_BUCKETS,
 )

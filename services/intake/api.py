@@ -13,7 +13,7 @@ from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import intake_service_pb2 as svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.common import bus, paging
+from services.common import bus, paging, telemetry
 from services.common.blobs import BlobStore
 from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound
@@ -101,6 +101,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         case_row, atts, created = await self.db.write_batched(
             _submit_batch, store.NewCase(row, att_rows, event)
         )
+        telemetry.label_case(case_row.id)
         if created:
             self.relay.kick()
             metrics.CASES_SUBMITTED.labels(

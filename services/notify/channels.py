@@ -384,6 +384,7 @@ class Sender:
         go = [r for r in rows if r.id not in later]
         outcomes = await asyncio.gather(*(self._attempt(r) for r in go))
         results = await self.db.write(lambda conn: self._record(conn, go, outcomes, later))
+        metrics.record_attempts(go, outcomes, self.clock())
         for row, (status, recorded) in zip(go, results, strict=True):
             if recorded:
                 metrics.DELIVERIES.labels(
