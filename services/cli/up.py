@@ -205,9 +205,7 @@ def up(
             if name == "prometheus":
                 continue
             metrics = f"http://{host}:{ports[f'{name}-metrics']}/metrics"
-            print(
-                f"{name:<11}{targets[name]:<22}{metrics:<32}{logs / name}.log  (pid {proc.pid})"
-            )
+            print(f"{name:<11}{targets[name]:<22}{metrics:<32}{logs / name}.log  (pid {proc.pid})")
         print(
             f"{'nats':<11}{nats.url:<22}{(nats.monitor_url or '') + '/varz':<32}"
             f"{logs / 'nats.log'}  (pid {nats.pid()})"
