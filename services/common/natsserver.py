@@ -65,13 +65,18 @@ def parent_death_signal(sig: int = signal.SIGTERM) -> Callable[[], None]:
 
 
 def _pid_alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie waiting for its parent does not count)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
 
 
 def _cmdline(pid: int) -> str:

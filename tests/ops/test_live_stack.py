@@ -32,6 +32,7 @@ import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 
+from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from services.cli import demo
 from services.common.natsserver import free_port
@@ -218,6 +219,10 @@ def _drive(s: Stack) -> None:
             intake.SubmitCase.future(story_submission(f"burst-{i}"), timeout=20) for i in range(40)
         ]
         assert all(c.result().case.id for c in calls)
+        # A hotline follows the cases on a stream for a moment (a streaming RPC).
+        stream = intake.WatchCases(intake_svc.WatchCasesRequest(), timeout=10)
+        assert next(stream).cursor
+        stream.cancel()
         # A caller's mistake: INVALID_ARGUMENT (a client error, not a server error).
         bad = story_submission("bad", category="no_such_category")
         with pytest.raises(grpc.RpcError):
@@ -370,6 +375,16 @@ def test_the_story_arrives_as_linked_traces_with_kinds_and_statuses(stack: Stack
         ), method
 
     # A caller's INVALID_ARGUMENT: the server span is not an error; its code is recorded.
+    # The stream is traced too: a SERVER span of WatchCases, not an error when cancelled.
+    watches = [
+        s
+        for svc, s in spans
+        if svc == "lianxin-intake"
+        and s.kind == K.SPAN_KIND_SERVER
+        and s.name.endswith("/WatchCases")
+    ]
+    assert watches and all(s.status.code != trace_pb2.Status.STATUS_CODE_ERROR for s in watches)
+
     invalid = grpc.StatusCode.INVALID_ARGUMENT.value[0]
     bad = [s for s in submits if _attrs(s).get("rpc.grpc.status_code") == invalid]
     assert bad, "no SubmitCase span with INVALID_ARGUMENT"
