@@ -110,7 +110,8 @@ class TextFormatter(logging.Formatter):
 
 def configure(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
     """Route every logger to stderr through the context filter and the chosen format."""
-    handler = logging.StreamHandler(sys.stderr)
+    # The process's own stderr (fd 2), not whatever `sys.stderr` is swapped for later.
+    handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter(service) if fmt == "json" else TextFormatter())
     handler._lianxin = True  # type: ignore[attr-defined]

@@ -105,6 +105,13 @@ def test_nothing_survives_a_sigkilled_launcher_and_the_next_run_starts_clean(
         assert again.poll() is None
     finally:
         again.send_signal(signal.SIGINT)
-        rest, _ = again.communicate(timeout=40)
+        try:
+            rest, _ = again.communicate(timeout=90)
+        except subprocess.TimeoutExpired:
+            again.kill()
+            tails = {
+                p.name: p.read_text(errors="replace")[-600:] for p in (data / "logs").glob("*.log")
+            }
+            raise AssertionError(f"lianxin up did not stop on SIGINT: {tails}") from None
     assert again.returncode == 0, rest
     assert "stopped." in rest
