@@ -366,13 +366,16 @@ def test_the_story_arrives_as_linked_traces_with_kinds_and_statuses(stack: Stack
         assert step.trace_id != trace_id
         assert any(link.trace_id == trace_id for link in step.links), method
         assert step.status.code != trace_pb2.Status.STATUS_CODE_ERROR
-        # notify handled the step's event inside the step's trace.
-        assert any(
-            svc == "lianxin-notify"
+        # notify handled the step's event inside the step's trace, linked to the first.
+        told = [
+            s
+            for svc, s in spans
+            if svc == "lianxin-notify"
             and s.kind == K.SPAN_KIND_CONSUMER
             and s.trace_id == step.trace_id
-            for svc, s in spans
-        ), method
+        ]
+        assert told, method
+        assert all(any(link.trace_id == trace_id for link in s.links) for s in told), method
 
     # A caller's INVALID_ARGUMENT: the server span is not an error; its code is recorded.
     # The stream is traced too: a SERVER span of WatchCases, not an error when cancelled.
