@@ -26,6 +26,7 @@ from services.common.ids import uuid7
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("lianxin.access")
+_QUIET = ("grpc.health.", "grpc.reflection.")
 
 REQUEST_ID_KEY = "x-request-id"
 ACTOR_KEY = "x-lianxin-actor"
@@ -177,9 +178,12 @@ class MetricsInterceptor(_WrappingInterceptor):
         self._count(method, code)
         if not stream:  # a stream lasts as long as its follower: not a latency
             self._observe(method, seconds)
-        if access_log.isEnabledFor(logging.INFO):
-            service, name = self._names(method)
-            access_log.info(
+        service, name = self._names(method)
+        # Probes (health) and tools (reflection) every few seconds would drown the log.
+        level = logging.DEBUG if service.startswith(_QUIET) else logging.INFO
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
                 "%s %s %.1fms",
                 method,
                 code,
