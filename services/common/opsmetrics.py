@@ -18,10 +18,36 @@ from typing import Any
 from nats.js import JetStreamContext
 from sqlalchemy import Connection, Table, func, select
 
+from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import telemetry
 from services.common.db import Database
 
 log = logging.getLogger(__name__)
+
+_TRANSITIONS = [
+    routing_res.Transition.Name(v).removeprefix("TRANSITION_").lower()
+    for v in routing_res.Transition.values()
+    if v
+]
+# The events each service's outbox publishes, and so every type a consumer can see.
+PUBLISHES = {
+    "intake": ["case.received"],
+    "routing": [f"case.{t}" for t in _TRANSITIONS],
+    "notify": ["notify.delivered", "notify.dead"],
+    "registry": [f"registry.{k}_imported" for k in ("units", "buildings", "households", "persons")],
+}
+OUTCOMES = ["applied", "duplicate", "ignored", "retry"]
+
+
+def _matches(subject: str, pattern: str) -> bool:
+    """NATS subject matching (`*` one token, `>` the rest)."""
+    s, p = subject.split("."), pattern.split(".")
+    for i, token in enumerate(p):
+        if token == ">":
+            return len(s) > i
+        if i >= len(s) or (token != "*" and token != s[i]):
+            return False
+    return len(s) == len(p)
 
 
 def outbox_state(conn: Connection, outbox: Table) -> tuple[int, float]:
@@ -46,7 +72,7 @@ class OpsPoller:
         db: Callable[[], Database | None],
         js: Callable[[], JetStreamContext | None],
         stream: str,
-        consumers: Callable[[], Sequence[str]],
+        consumers: Callable[[], Sequence[tuple[str, Sequence[str]]]],
         outboxes: Callable[[], Sequence[Table]],
         interval: float = 5.0,
     ) -> None:
@@ -58,9 +84,22 @@ class OpsPoller:
         self._outboxes = outboxes
         self.interval = interval
         self._nats_down_since: float | None = None
+        self._known = False
         telemetry.OUTBOX_BACKLOG.labels(service)
         telemetry.OUTBOX_OLDEST_AGE.labels(service)
         telemetry.RELAY_FAILURES.labels(service)
+
+    def init_known(self) -> None:
+        """Every event type this service publishes and each consumer can see, at 0."""
+        for t in PUBLISHES.get(self.service, []):
+            telemetry.EVENTS_PUBLISHED.labels(self.service, t)
+        every = [t for types in PUBLISHES.values() for t in types]
+        for name, subjects in self._consumers():
+            telemetry.CONSUMER_INFO_FAILURES.labels(name)
+            for t in every:
+                if any(_matches("lianxin." + t, s) for s in subjects):
+                    for outcome in OUTCOMES:
+                        telemetry.EVENTS_CONSUMED.labels(name, t, outcome)
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -72,6 +111,9 @@ class OpsPoller:
                 await asyncio.wait_for(stop.wait(), timeout=self.interval)
 
     async def poll_once(self) -> None:
+        if not self._known:
+            self._known = True
+            self.init_known()
         db = self._db()
         outboxes = list(self._outboxes())
         if db is not None and outboxes:
@@ -81,7 +123,7 @@ class OpsPoller:
         js = self._js()
         if js is None:
             return
-        for name in self._consumers():
+        for name, _subjects in self._consumers():
             try:
                 info = await js.consumer_info(self.stream, name, timeout=2.0)
             except Exception as exc:

@@ -102,7 +102,13 @@ class ServiceHost:
             db=lambda: self.db,
             js=lambda: self.js,
             stream=self.settings.stream_name,
-            consumers=lambda: [c.name for c in self._consumers],
+            consumers=lambda: [
+                (
+                    c.name,
+                    [c.filter_subject] if isinstance(c.filter_subject, str) else c.filter_subject,
+                )
+                for c in self._consumers
+            ],
             outboxes=lambda: [r.outbox for r in self._relays],
             interval=self.settings.ops_poll_seconds,
         )
