@@ -199,6 +199,14 @@ def up(
                 print(f"prometheus did not start; see {logs / 'prometheus.log'}", file=sys.stderr)
                 return 1
             print("  prometheus SERVING", flush=True)
+        # Children are started; from here signals are taken synchronously: Ctrl-C / SIGTERM
+        # stop everything, SIGCHLD tells that a child died. They are blocked before the
+        # "ready" lines, so one sent as soon as those are read waits in the kernel for
+        # sigtimedwait; one whose Python handler ran before the block set `stop_requested`,
+        # which the loop checks at least once a second (a handler tripped but not yet run
+        # would otherwise be lost until the next signal).
+        watched = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
+        signal.pthread_sigmask(signal.SIG_BLOCK, watched)
         print()
         print(f"{'service':<11}{'gRPC':<22}{'metrics':<32}{'log'}")
         for name, proc in procs:
@@ -213,13 +221,9 @@ def up(
         if prom_url:
             print(f"{'prometheus':<11}{prom_url:<22}{'':<32}{logs / 'prometheus.log'}")
         print(f"\ndata in {data_dir}. Try `lianxin demo`. Ctrl-C stops everything.", flush=True)
-        # Children are started; from here signals are taken synchronously (no polling):
-        # Ctrl-C / SIGTERM stop everything, SIGCHLD tells that a child died.
-        watched = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
-        signal.pthread_sigmask(signal.SIG_BLOCK, watched)
         while not stop_requested:
-            info = signal.sigwaitinfo(watched)
-            if info.si_signo != signal.SIGCHLD:
+            info = signal.sigtimedwait(watched, 1.0)
+            if info is not None and info.si_signo != signal.SIGCHLD:
                 break
             dead = [(name, proc) for name, proc in procs if proc.poll() is not None]
             if dead:
