@@ -10,7 +10,7 @@ GEN    := gen
 PROTO_FILES := $(shell find protos -name '*.proto' | sort)
 
 .PHONY: all setup run test test-fast lint protos check-protos bench clean help postgres \
-	helm image-tools shellcheck image kind-up kind-down
+	helm image-tools shellcheck image kind-up kind-down prometheus
 
 all: test
 
@@ -109,9 +109,25 @@ kind-up:
 kind-down:
 	deploy/kind/down.sh
 
+# Debian's prometheus and promtool for the live-Prometheus test and `lianxin up
+# --with-prometheus` (run as a plain binary; the package's systemd unit is not used).
+prometheus:
+	@if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then sudo=; elif sudo -n true 2>/dev/null; then sudo=sudo; else \
+	    echo "prometheus is not installed and apt-get install prometheus needs root: install it, then make test"; \
+	    exit 1; fi; \
+	  if ! command -v apt-get >/dev/null; then \
+	    echo "prometheus is not installed and there is no apt-get: install Prometheus 2.x, then make test"; exit 1; fi; \
+	  echo "installing prometheus (apt-get install prometheus) ..."; \
+	  { $$sudo apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $$sudo apt-get install -y -qq --no-install-recommends prometheus; } \
+	    >/tmp/lianxin-prometheus-install.log 2>&1 || \
+	    { echo "apt-get install prometheus failed: see /tmp/lianxin-prometheus-install.log"; exit 1; }; \
+	fi
+
 # Every test, the slow fault tests included (they are marked `slow`: `make test-fast`
 # leaves them out while you work).
-test: setup lint postgres helm image-tools shellcheck
+test: setup lint postgres prometheus helm image-tools shellcheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test-fast: setup helm

@@ -1,6 +1,7 @@
 """`lianxin`: the command line of the embedded system.
 
-    lianxin up                      start nats-server, the four services and the Open311 gateway
+    lianxin up [--with-prometheus]  start nats-server, the four services and the Open311 gateway
+                                    (and prometheus)
     lianxin serve SERVICE           one service in the foreground (a container's command)
     lianxin migrate SERVICE         upgrade a service's database schema (idempotent)
     lianxin open311 keys …          API keys of Open311 client applications (create, list, revoke)
@@ -70,9 +71,20 @@ def _enum(enum: object, prefix: str, value: str) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from services.cli.up import up
+    from services.cli.up import default_ports, parse_ports, up
 
-    return up(data_dir=Path(args.data_dir), host=args.host, nats_port=args.nats_port)
+    ports = default_ports()
+    if args.nats_port is not None:
+        ports["nats"] = args.nats_port
+    ports = parse_ports(args.ports or "", ports)
+    return up(
+        data_dir=Path(args.data_dir),
+        host=args.host,
+        ports=ports,
+        with_prometheus=args.with_prometheus,
+        scrape_interval=args.scrape_interval,
+        rules_file=Path(args.rules_file) if args.rules_file else None,
+    )
 
 
 def cmd_case_submit(args: argparse.Namespace) -> int:
@@ -145,7 +157,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("up", help="start nats-server and the four services")
     p.add_argument("--data-dir", default=".lianxin", help="where data lives (.lianxin)")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--nats-port", type=int, default=4222)
+    p.add_argument("--nats-port", type=int, default=None, help="same as --ports nats=PORT")
+    p.add_argument(
+        "--ports",
+        default="",
+        help="NAME=PORT,… for intake, registry, routing, notify (gRPC), intake-metrics, …, "
+        "nats, nats-monitor, prometheus (also LIANXIN_<SERVICE>_GRPC_PORT, "
+        "LIANXIN_<SERVICE>_METRICS_PORT, LIANXIN_NATS_PORT, LIANXIN_NATS_MONITOR_PORT, "
+        "LIANXIN_PROMETHEUS_PORT)",
+    )
+    p.add_argument(
+        "--with-prometheus",
+        action="store_true",
+        help="also start Debian's prometheus (make prometheus) with the alert rules",
+    )
+    p.add_argument("--scrape-interval", default="15s", help="prometheus scrape interval")
+    p.add_argument("--rules-file", help="alert rules for prometheus (deploy/prometheus/…)")
     p.set_defaults(func=cmd_up)
 
     case = sub.add_parser("case", help="submit and follow cases").add_subparsers(

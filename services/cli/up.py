@@ -1,5 +1,14 @@
 """`lianxin up`: nats-server, the four services and the Open311 gateway as separate
-processes, embedded mode."""
+processes, embedded mode;
+with `--with-prometheus`, Debian's prometheus too, scraping them with the alert rules.
+
+Every port can be chosen: `--ports intake=50061,nats=4232,…` or the environment
+(`LIANXIN_<SERVICE>_GRPC_PORT`, `LIANXIN_<SERVICE>_METRICS_PORT`, `LIANXIN_NATS_PORT`,
+`LIANXIN_NATS_MONITOR_PORT`, `LIANXIN_PROMETHEUS_PORT`). Each is checked before anything
+starts: a port in use is an error that names it. The launcher owns what it starts: each
+child gets SIGTERM from the kernel if the launcher dies, even by SIGKILL, and a
+nats-server left from an earlier run on the same data dir is stopped and reported.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +24,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common.natsserver import NatsServer
+from services.common.natsserver import NatsServer, parent_death_signal, port_in_use
 
 
 @dataclass(frozen=True)
@@ -23,7 +32,6 @@ class ServiceSpec:
     name: str
     grpc_port: int
     metrics_port: int
-    http_port: int = 0  # an HTTP service (the Open311 gateway): metrics on the same port
 
 
 SERVICES = (
@@ -31,13 +39,12 @@ SERVICES = (
     ServiceSpec("intake", 50051, 9101),
     ServiceSpec("routing", 50053, 9103),
     ServiceSpec("notify", 50054, 9104),
-    ServiceSpec("open311", 0, 8311, http_port=8311),
 )
-TARGETS = {s.name: s.grpc_port for s in SERVICES if s.grpc_port}
+OTHER_PORTS = {"open311": 8311, "nats": 4222, "nats-monitor": 8222, "prometheus": 9090}
 
 
 def wait_ready(url: str, timeout: float = 30.0) -> bool:
-    """True once the HTTP readiness probe at `url` answers 200."""
+    """True once the HTTP readiness probe at `url` answers 200 (the Open311 gateway)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -48,6 +55,34 @@ def wait_ready(url: str, timeout: float = 30.0) -> bool:
             pass
         time.sleep(0.2)
     return False
+
+
+def default_ports(env: dict[str, str] | None = None) -> dict[str, int]:
+    """Every port by name (`intake`, `intake-metrics`, …, `nats`, `nats-monitor`,
+    `prometheus`), from the environment where set."""
+    env = dict(os.environ if env is None else env)
+    ports: dict[str, int] = {}
+    for s in SERVICES:
+        prefix = f"LIANXIN_{s.name.upper()}_"
+        ports[s.name] = int(env.get(prefix + "GRPC_PORT") or s.grpc_port)
+        ports[f"{s.name}-metrics"] = int(env.get(prefix + "METRICS_PORT") or s.metrics_port)
+    for name, port in OTHER_PORTS.items():
+        key = "LIANXIN_" + name.upper().replace("-", "_") + "_PORT"
+        ports[name] = int(env.get(key) or port)
+    return ports
+
+
+def parse_ports(text: str, ports: dict[str, int]) -> dict[str, int]:
+    """`intake=50061,nats=4232` over `ports`; unknown names and bad numbers are errors."""
+    out = dict(ports)
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, value = part.partition("=")
+        if not sep or name not in out:
+            raise SystemExit(f"--ports: {part!r}: expected NAME=PORT, NAME one of {', '.join(out)}")
+        if not value.isdigit() or not 0 < int(value) < 65536:
+            raise SystemExit(f"--ports: {name}: {value!r} is not a port (1-65535)")
+        out[name] = int(value)
+    return out
 
 
 def wait_serving(target: str, timeout: float = 30.0) -> bool:
@@ -66,14 +101,59 @@ def wait_serving(target: str, timeout: float = 30.0) -> bool:
     return False
 
 
-def up(*, data_dir: Path, host: str, nats_port: int) -> int:
+def check_free(host: str, ports: dict[str, int], names: list[str]) -> list[str]:
+    """One line per port among `names` that something already listens on."""
+    seen: dict[int, str] = {}
+    problems = []
+    for name in names:
+        port = ports[name]
+        if port in seen:
+            problems.append(f"{name} and {seen[port]} both want port {port}")
+        seen[port] = name
+        if port_in_use(host, port):
+            problems.append(
+                f"{name}: {host}:{port} is in use by another process "
+                f"(choose another: --ports {name}=PORT)"
+            )
+    return problems
+
+
+def up(
+    *,
+    data_dir: Path,
+    host: str,
+    ports: dict[str, int],
+    with_prometheus: bool = False,
+    scrape_interval: str = "15s",
+    rules_file: Path | None = None,
+) -> int:
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    nats = NatsServer(data_dir / "nats", port=nats_port, host=host)
+    names = [n for s in SERVICES for n in (s.name, f"{s.name}-metrics")]
+    names += ["open311", "nats", "nats-monitor"] + (["prometheus"] if with_prometheus else [])
+    prometheus_bin = None
+    if with_prometheus:
+        from services.ops import prometheus as prom
+
+        prometheus_bin = prom.find_binary()
+        if prometheus_bin is None:
+            print(prom.MISSING, file=sys.stderr)
+            return 2
+    nats = NatsServer(
+        data_dir / "nats", port=ports["nats"], host=host, monitor_port=ports["nats-monitor"]
+    )
+    # A nats-server of an earlier run on this data dir is ours to replace, not a conflict.
+    nats._stop_stale((nats.store_dir / "nats.conf").resolve())
+    problems = check_free(host, ports, names)
+    if problems:
+        print("cannot start:\n  " + "\n  ".join(problems), file=sys.stderr)
+        return 2
     print(f"starting nats-server (JetStream, store {data_dir / 'nats'}) …", flush=True)
-    nats.start(log_file=logs / "nats.log")
-    procs: list[tuple[ServiceSpec, subprocess.Popen[bytes]]] = []
+    nats.start(log_file=logs / "nats.log", die_with_parent=True)
+    for note in nats.notes:
+        print(f"  note: {note}", flush=True)
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     stop_requested = False
 
     def request_stop(_sig: int, _frame: object) -> None:
@@ -82,6 +162,7 @@ def up(*, data_dir: Path, host: str, nats_port: int) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
+    targets = {s.name: f"{host}:{ports[s.name]}" for s in SERVICES}
     try:
         for spec in SERVICES:
             prefix = f"LIANXIN_{spec.name.upper()}_"
@@ -90,71 +171,122 @@ def up(*, data_dir: Path, host: str, nats_port: int) -> int:
                 prefix + "DATA_DIR": str(data_dir),
                 prefix + "NATS_URL": nats.url,
                 prefix + "HOST": host,
-                prefix + "GRPC_PORT": str(spec.grpc_port),
-                prefix + "METRICS_PORT": str(spec.metrics_port),
+                prefix + "GRPC_PORT": str(ports[spec.name]),
+                prefix + "METRICS_PORT": str(ports[f"{spec.name}-metrics"]),
+                prefix + "REGISTRY_TARGET": targets["registry"],
             }
-            if spec.http_port:  # the gateway: its port and the services it calls
-                env[prefix + "HTTP_PORT"] = str(spec.http_port)
-                env.update(
-                    {f"{prefix}{n.upper()}_TARGET": f"{host}:{p}" for n, p in TARGETS.items()}
-                )
+            env["OTEL_SERVICE_NAME"] = f"lianxin-{spec.name}"  # one name per process
             log = open(logs / f"{spec.name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = subprocess.Popen(
                 [sys.executable, "-m", f"services.{spec.name}"],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=parent_death_signal(),
             )
-            procs.append((spec, proc))
-            ready = (
-                wait_ready(f"http://{host}:{spec.http_port}/readyz")
-                if spec.http_port
-                else wait_serving(f"{host}:{spec.grpc_port}")
-            )
-            if not ready:
+            procs.append((spec.name, proc))
+            if not wait_serving(targets[spec.name]):
                 print(
                     f"{spec.name} did not become SERVING; see {logs / spec.name}.log",
                     file=sys.stderr,
                 )
                 return 1
             print(f"  {spec.name:<9} SERVING", flush=True)
-        print()
-        print(f"{'service':<10}{'gRPC':<22}{'metrics':<32}{'log'}")
-        for spec, proc in procs:
-            where = (
-                f"{host}:{spec.grpc_port}" if spec.grpc_port else f"http://{host}:{spec.http_port}"
+        # The Open311 gateway (HTTP; metrics on the same port), in front of intake and routing.
+        gateway = f"http://{host}:{ports['open311']}"
+        env = {
+            **os.environ,
+            "LIANXIN_OPEN311_DATA_DIR": str(data_dir),
+            "LIANXIN_OPEN311_HOST": host,
+            "LIANXIN_OPEN311_HTTP_PORT": str(ports["open311"]),
+            "LIANXIN_OPEN311_INTAKE_TARGET": targets["intake"],
+            "LIANXIN_OPEN311_ROUTING_TARGET": targets["routing"],
+            "OTEL_SERVICE_NAME": "lianxin-open311",
+        }
+        log = open(logs / "open311.log", "ab")  # noqa: SIM115 - owned by the child
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.open311"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=parent_death_signal(),
+        )
+        procs.append(("open311", proc))
+        if not wait_ready(f"{gateway}/readyz"):
+            print(f"open311 did not become ready; see {logs / 'open311.log'}", file=sys.stderr)
+            return 1
+        print(f"  {'open311':<9} READY", flush=True)
+        prom_url = None
+        if prometheus_bin is not None:
+            from services.ops import prometheus as prom
+
+            config = prom.write_config(
+                data_dir / "prometheus",
+                targets={
+                    **{s.name: f"{host}:{ports[f'{s.name}-metrics']}" for s in SERVICES},
+                    "open311": f"{host}:{ports['open311']}",
+                },
+                scrape_interval=scrape_interval,
+                rules_file=rules_file or prom.RULES_FILE,
             )
-            print(
-                f"{spec.name:<10}{where:<22}"
-                f"http://{host}:{spec.metrics_port}/metrics{'':<4}{logs / spec.name}.log"
-                f"  (pid {proc.pid})"
+            proc = prom.start(
+                prometheus_bin,
+                config=config,
+                data_dir=data_dir / "prometheus" / "data",
+                listen=f"{host}:{ports['prometheus']}",
+                log_file=logs / "prometheus.log",
             )
-        print(f"{'nats':<10}{nats.url:<22}{'':<32}{logs / 'nats.log'}")
-        print(f"\ndata in {data_dir}. Try `lianxin demo`. Ctrl-C stops everything.", flush=True)
-        # Children are started; from here signals are taken synchronously (no polling):
-        # Ctrl-C / SIGTERM stop everything, SIGCHLD tells that a service died.
+            procs.append(("prometheus", proc))
+            prom_url = f"http://{host}:{ports['prometheus']}"
+            if not prom.wait_ready(prom_url):
+                print(f"prometheus did not start; see {logs / 'prometheus.log'}", file=sys.stderr)
+                return 1
+            print("  prometheus SERVING", flush=True)
+        # Children are started; from here signals are taken synchronously: Ctrl-C / SIGTERM
+        # stop everything, SIGCHLD tells that a child died. They are blocked before the
+        # "ready" lines, so one sent as soon as those are read waits in the kernel for
+        # sigtimedwait; one whose Python handler ran before the block set `stop_requested`,
+        # which the loop checks at least once a second (a handler tripped but not yet run
+        # would otherwise be lost until the next signal).
         watched = {signal.SIGINT, signal.SIGTERM, signal.SIGCHLD}
         signal.pthread_sigmask(signal.SIG_BLOCK, watched)
+        print()
+        print(f"{'service':<11}{'gRPC':<22}{'metrics':<32}{'log'}")
+        for name, proc in procs:
+            if name == "prometheus":
+                continue
+            if name == "open311":
+                print(f"{name:<11}{gateway:<22}{gateway + '/metrics':<32}{logs / name}.log")
+                continue
+            metrics = f"http://{host}:{ports[f'{name}-metrics']}/metrics"
+            print(f"{name:<11}{targets[name]:<22}{metrics:<32}{logs / name}.log  (pid {proc.pid})")
+        print(
+            f"{'nats':<11}{nats.url:<22}{(nats.monitor_url or '') + '/varz':<32}"
+            f"{logs / 'nats.log'}  (pid {nats.pid()})"
+        )
+        if prom_url:
+            print(f"{'prometheus':<11}{prom_url:<22}{'':<32}{logs / 'prometheus.log'}")
+        print(f"\ndata in {data_dir}. Try `lianxin demo`. Ctrl-C stops everything.", flush=True)
         while not stop_requested:
-            info = signal.sigwaitinfo(watched)
-            if info.si_signo != signal.SIGCHLD:
+            info = signal.sigtimedwait(watched, 1.0)
+            if info is not None and info.si_signo != signal.SIGCHLD:
                 break
-            dead = [(spec, proc) for spec, proc in procs if proc.poll() is not None]
+            dead = [(name, proc) for name, proc in procs if proc.poll() is not None]
             if dead:
-                for spec, proc in dead:
-                    print(f"{spec.name} exited with {proc.returncode}; stopping", file=sys.stderr)
+                for name, proc in dead:
+                    print(f"{name} exited with {proc.returncode}; stopping", file=sys.stderr)
                 return 1
         return 0
     finally:
         print("\nstopping …", flush=True)
-        for _spec, proc in reversed(procs):
+        for _name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for spec, proc in reversed(procs):
+        for name, proc in reversed(procs):
             try:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
-                print(f"{spec.name} did not stop in time; killing", file=sys.stderr)
+                print(f"{name} did not stop in time; killing", file=sys.stderr)
                 proc.kill()
                 proc.wait()
         nats.stop()

@@ -216,6 +216,7 @@ async def connect(url: str, *, name: str) -> NATS:
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,
+        error_cb=telemetry.nats_error_logger(url, name),
     )
 
 
@@ -352,6 +353,7 @@ class OutboxRelay:
             try:
                 sent = await self.publish_pending()
             except Exception as exc:
+                telemetry.RELAY_FAILURES.labels(self.service).inc()
                 if not failing:
                     log.warning(
                         "%s outbox relay: publishing failed (%s: %s); retrying with back-off",
@@ -451,8 +453,7 @@ class OutboxRelay:
         futures: list[asyncio.Future[Any]] = []
         for row in rows:
             headers = {"Nats-Msg-Id": row.event_id}
-            if row.traceparent:
-                headers["traceparent"] = row.traceparent
+            headers.update(telemetry.producer_span(row.subject, row.event_id, row.traceparent))
             futures.append(
                 await self.js.publish_async(row.subject, bytes(row.payload), headers=headers)
             )
@@ -676,10 +677,7 @@ class EventConsumer:
             applied.append(ok)
             return ok
 
-        ctx = telemetry.extract_context(msg.headers)
-        with telemetry.tracer().start_as_current_span(
-            f"consume {msg.subject}", context=ctx, attributes={"lianxin.case_id": event.case_id}
-        ):
+        with telemetry.consumer_span(self.name, msg.subject, msg.headers, event) as span:
             try:
                 await self.handler(event, apply)
             except RetryLater as exc:
@@ -687,7 +685,8 @@ class EventConsumer:
                 telemetry.EVENTS_CONSUMED.labels(self.name, event.type, "retry").inc()
                 await msg.nak(delay=exc.delay)
                 return
-            except Exception:
+            except Exception as exc:
+                telemetry.span_failed(span, exc)
                 delay = min(30.0, 0.5 * 2 ** min(msg.metadata.num_delivered, 6))
                 log.exception(
                     "%s: %s %s failed; retry in %.1fs", self.name, event.type, event.id, delay

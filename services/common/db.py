@@ -10,16 +10,23 @@ each batched item) of that group alone, so one bad job fails only its own caller
 run on a small thread pool; SQLite is in WAL mode so readers never wait for the writer.
 
 Schema changes are Alembic migrations per service (`migrate()`), never `create_all`.
+
+Observability: the writer's queue length and each group's transaction time are metrics
+(`lianxin_db_writer_queue_jobs`, `lianxin_db_commit_seconds`); when spans are exported,
+every statement is a span (`opentelemetry-instrumentation-sqlalchemy`) under the trace of
+the caller that handed the job in (the first job's, for a group).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import fcntl
 import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,8 +35,11 @@ from typing import Any, Literal, TypeVar
 
 from alembic import command
 from alembic.config import Config
+from opentelemetry import context as otel_context
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+
+from services.common import telemetry
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +155,7 @@ class _Pending:
     future: Future[Any] = field(default_factory=Future)
     batch_fn: BatchFn | None = None
     item: Any = None
+    trace: otel_context.Context | None = None
 
 
 class WriterLocked(RuntimeError):
@@ -199,6 +210,21 @@ class Database:
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._writer_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+
+    def __init__(self, url: str, *, readers: int = 4, name: str = "") -> None:
+        self.url = url
+        self.name = name
+        self.engine = make_engine(url)
+        self._traced = telemetry.tracing_on()
+        if self._traced:
+            from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+            # SQLAlchemy 2.1 is newer than the instrumentation declares; it works.
+            SQLAlchemyInstrumentor().instrument(engine=self.engine, skip_dep_check=True)
+        self._queue: queue.Queue[_Pending | None] = queue.Queue()
+        self._commit_seconds = telemetry.DB_COMMIT_SECONDS.labels(name)
+        self._group_jobs = telemetry.DB_GROUP_JOBS.labels(name)
+        telemetry.DB_QUEUE.labels(name).set_function(self._queue.qsize)
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="db-read")
         self._writer = threading.Thread(target=self._write_loop, name="db-write", daemon=True)
         self._writer.start()
@@ -213,7 +239,7 @@ class Database:
         after the commit."""
         if self._closed:
             raise RuntimeError("database is closed")
-        pending = _Pending(job)
+        pending = _Pending(job, trace=otel_context.get_current() if self._traced else None)
         self._queue.put(pending)
         return await asyncio.wrap_future(pending.future)
 
@@ -224,14 +250,30 @@ class Database:
         order, and must give the same results for a list as for each item alone."""
         if self._closed:
             raise RuntimeError("database is closed")
-        pending = _Pending(None, batch_fn=batch_fn, item=item)
+        pending = _Pending(
+            None,
+            batch_fn=batch_fn,
+            item=item,
+            trace=otel_context.get_current() if self._traced else None,
+        )
         self._queue.put(pending)
         return await asyncio.wrap_future(pending.future)
 
     async def read(self, job: Job[T]) -> T:
         """Run `job(conn)` on a reader thread, in a transaction of its own."""
         loop = asyncio.get_running_loop()
+        if self._traced:  # the reader thread runs under the caller's trace
+            ctx = contextvars.copy_context()
+            return await loop.run_in_executor(self._readers, ctx.run, self._run_read, job)
         return await loop.run_in_executor(self._readers, self._run_read, job)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def run_read_sync(self, job: Job[T]) -> T:
+        """A read on the calling thread (a metrics scrape, which has no event loop)."""
+        return self._run_read(job)
 
     def _run_read(self, job: Job[T]) -> T:
         with self.engine.connect() as conn:
@@ -266,6 +308,17 @@ class Database:
         return self._writer_engine.begin()
 
     def _run_group(self, group: list[_Pending]) -> None:
+        token = otel_context.attach(group[0].trace) if group[0].trace is not None else None
+        start = time.perf_counter()
+        try:
+            self._run_group_inner(group)
+        finally:
+            self._commit_seconds.observe(time.perf_counter() - start)
+            self._group_jobs.observe(len(group))
+            if token is not None:
+                otel_context.detach(token)
+
+    def _run_group_inner(self, group: list[_Pending]) -> None:
         if len(group) > 1:
             try:
                 with self._begin() as conn:

@@ -1,6 +1,9 @@
-"""Cross-cutting work for every RPC, written once: request ids, tracing, RED metrics,
-error mapping. Each is a `grpc.aio.ServerInterceptor`; the server installs them outermost
-first in `SERVER_CHAIN` order.
+"""Cross-cutting work for every RPC, written once: request ids, tracing, RED metrics, the
+access log, error mapping. Each is a `grpc.aio.ServerInterceptor`; the server installs
+them outermost first in `server_chain()` order. Server and client spans are
+`opentelemetry-instrumentation-grpc`'s (semantic-convention attributes, span kind, status
+from the gRPC code: on the server only UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED,
+INTERNAL, UNAVAILABLE and DATA_LOSS are errors, so a caller's INVALID_ARGUMENT is not).
 """
 
 from __future__ import annotations
@@ -15,17 +18,20 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
+from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
-from services.common import telemetry
+from services.common import logs, telemetry
 from services.common.errors import DOMAIN, InvalidArgument, LianxinError
 from services.common.ids import uuid7
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("lianxin.access")
+_QUIET = ("grpc.health.", "grpc.reflection.")
 
 REQUEST_ID_KEY = "x-request-id"
 ACTOR_KEY = "x-lianxin-actor"
 
-request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
+request_id_var = logs.request_id_var
 actor_var: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="anonymous")
 
 Unary = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
@@ -130,19 +136,18 @@ class RequestIdInterceptor(_WrappingInterceptor):
             request_id_var.reset(tokens[0])
 
 
-class TracingInterceptor(_WrappingInterceptor):
-    """A server span per RPC, child of the caller's `traceparent` when there is one."""
+class CaseInterceptor(_WrappingInterceptor):
+    """Names the case a request is about (its `case_id` field) on the span and in logs."""
 
     async def around(self, call: Unary, request: Any, context: Any, method: str) -> Any:
-        ctx = telemetry.extract_context(_metadata(context))
-        with telemetry.tracer().start_as_current_span(
-            method.lstrip("/"), context=ctx, attributes={"rpc.system": "grpc"}
-        ):
-            return await call(request, context)
+        telemetry.label_case(getattr(request, "case_id", "") or "")
+        return await call(request, context)
 
 
 class MetricsInterceptor(_WrappingInterceptor):
-    """RED metrics: `lianxin_grpc_server_handled_total` and `…_handling_seconds`."""
+    """RED metrics (`lianxin_grpc_server_handled_total`, `…_handling_seconds`, open
+    streams) and the access log: one INFO line per RPC with method, code, duration and
+    caller."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -168,8 +173,34 @@ class MetricsInterceptor(_WrappingInterceptor):
             child = self._seconds[method] = telemetry.GRPC_SECONDS.labels(*self._names(method))
         child.observe(seconds)
 
+    def _done(self, method: str, code: str, start: float, peer: str, *, stream: bool) -> None:
+        seconds = time.perf_counter() - start
+        self._count(method, code)
+        if not stream:  # a stream lasts as long as its follower: not a latency
+            self._observe(method, seconds)
+        service, name = self._names(method)
+        # Probes (health) and tools (reflection) every few seconds would drown the log.
+        level = logging.DEBUG if service.startswith(_QUIET) else logging.INFO
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
+                "%s %s %.1fms",
+                method,
+                code,
+                seconds * 1000,
+                extra={
+                    "grpc_service": service,
+                    "grpc_method": name,
+                    "grpc_code": code,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "caller": actor_var.get(),
+                    "peer": peer,
+                },
+            )
+
     async def around(self, call: Unary, request: Any, context: Any, method: str) -> Any:
         start = time.perf_counter()
+        peer = context.peer()
         code = "OK"
         try:
             return await call(request, context)
@@ -181,13 +212,16 @@ class MetricsInterceptor(_WrappingInterceptor):
             code = c.name if isinstance(c, grpc.StatusCode) else "UNKNOWN"
             raise
         finally:
-            self._count(method, code)
-            self._observe(method, time.perf_counter() - start)
+            self._done(method, code, start, peer, stream=False)
 
     async def around_stream(
         self, call: Streaming, request: Any, context: Any, method: str
     ) -> AsyncIterator[Any]:
+        start = time.perf_counter()
+        peer = context.peer()
         code = "OK"
+        active = telemetry.GRPC_STREAMS.labels(*self._names(method))
+        active.inc()
         try:
             async for item in call(request, context):
                 yield item
@@ -199,7 +233,18 @@ class MetricsInterceptor(_WrappingInterceptor):
             code = c.name if isinstance(c, grpc.StatusCode) else "CANCELLED"
             raise
         finally:
-            self._count(method, code)
+            active.dec()
+            self._done(method, code, start, peer, stream=True)
+
+
+def register_methods(full_service_name: str, method_names: list[str]) -> None:
+    """Every (method, code) of a service's RPCs exists at 0 from start, and its streams
+    gauge too, so a panel shows 0 rather than "no data"."""
+    for name in method_names:
+        for code in telemetry.GRPC_CODES:
+            telemetry.GRPC_HANDLED.labels(full_service_name, name, code)
+        telemetry.GRPC_SECONDS.labels(full_service_name, name)
+        telemetry.GRPC_STREAMS.labels(full_service_name, name)
 
 
 def to_status(exc: LianxinError) -> grpc.Status:
@@ -223,19 +268,25 @@ def to_status(exc: LianxinError) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
+async def _abort_with(context: Any, status: grpc.Status) -> None:
+    # What `abort_with_status` does, through `abort` so that the tracing wrapper of the
+    # context records the code on the span.
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
 class ErrorInterceptor(_WrappingInterceptor):
     """Domain errors → their code with details; anything unexpected → INTERNAL with the
     request id, and a log line with the traceback."""
 
     async def _abort(self, exc: BaseException, context: Any, method: str) -> None:
         if isinstance(exc, LianxinError):
-            await context.abort_with_status(to_status(exc))
+            await _abort_with(context, to_status(exc))
         rid = request_id_var.get()
-        log.exception("%s failed (request id %s)", method, rid)
+        log.exception("%s failed (request id %s): %s", method, rid, exc)
         status = status_pb2.Status(
             code=code_pb2.INTERNAL, message=f"internal error; request id {rid}"
         )
-        await context.abort_with_status(rpc_status.to_status(status))
+        await _abort_with(context, rpc_status.to_status(status))
 
     async def around(self, call: Unary, request: Any, context: Any, method: str) -> Any:
         try:
@@ -259,18 +310,46 @@ class ErrorInterceptor(_WrappingInterceptor):
 
 def server_chain() -> list[grpc.aio.ServerInterceptor]:
     """The interceptors every server installs, outermost first."""
-    return [RequestIdInterceptor(), TracingInterceptor(), MetricsInterceptor(), ErrorInterceptor()]
+    return [
+        RequestIdInterceptor(),
+        aio_server_interceptor(),
+        CaseInterceptor(),
+        MetricsInterceptor(),
+        ErrorInterceptor(),
+    ]
 
 
 class ClientContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Outgoing calls carry the trace, the request id and the actor of the current work."""
+    """Outgoing calls carry the request id of the current work and are counted
+    (`lianxin_grpc_client_handled_total`, `…_handling_seconds`); the trace context is
+    added by the tracing interceptor inside this one."""
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
     ) -> Any:
         md = list(client_call_details.metadata or ())
-        md.extend(telemetry.inject_headers().items())
         if rid := request_id_var.get():
             md.append((REQUEST_ID_KEY, rid))
         details = client_call_details._replace(metadata=md)
-        return await continuation(details, request)
+        method = client_call_details.method
+        if isinstance(method, bytes):
+            method = method.decode()
+        service, _, name = method.lstrip("/").rpartition("/")
+        start = time.perf_counter()
+        code = "UNKNOWN"
+        try:
+            call = await continuation(details, request)
+            code = (await call.code()).name
+            return call
+        except grpc.aio.AioRpcError as exc:
+            code = exc.code().name
+            raise
+        finally:
+            telemetry.GRPC_CLIENT_HANDLED.labels(service, name, code).inc()
+            telemetry.GRPC_CLIENT_SECONDS.labels(service, name).observe(time.perf_counter() - start)
+
+
+def client_chain() -> list[grpc.aio.ClientInterceptor]:
+    """The interceptors of every client channel, outermost first: metrics and request id,
+    then the client span (which injects `traceparent`)."""
+    return [ClientContextInterceptor(), *aio_client_interceptors()]

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf import descriptor_pool
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client as NATS
@@ -40,7 +41,8 @@ from sqlalchemy import Table
 
 from services.common import bus, telemetry
 from services.common.db import Database, check_schema, migrate
-from services.common.interceptors import ClientContextInterceptor, server_chain
+from services.common.interceptors import client_chain, register_methods, server_chain
+from services.common.opsmetrics import OpsPoller
 from services.common.settings import ServiceSettings
 from services.common.supervise import Loop, Supervisor
 
@@ -59,12 +61,19 @@ class ServiceHost:
     def __init__(self, name: str, settings: ServiceSettings) -> None:
         self.name = name
         self.settings = settings
-        telemetry.setup(name, log_level=settings.log_level, trace_exporter=settings.trace_exporter)
+        telemetry.setup(
+            name,
+            log_level=settings.log_level,
+            trace_exporter=settings.trace_exporter,
+            log_format=settings.log_format,
+        )
         self.server = grpc.aio.server(
             interceptors=server_chain(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                # A port another process holds is an error, not silently shared.
+                ("grpc.so_reuseport", 0),
             ],
         )
         self.health = health.aio.HealthServicer()
@@ -94,7 +103,12 @@ class ServiceHost:
         url = self.settings.sqlalchemy_url(self.name)
         # The writer lock first: a second process on the same SQLite file is refused
         # before it touches anything.
-        db = Database(url, sqlite_synchronous=self.settings.sqlite_synchronous, exclusive=True)
+        db = Database(
+            url,
+            name=self.name,
+            sqlite_synchronous=self.settings.sqlite_synchronous,
+            exclusive=True,
+        )
         try:
             if self.settings.migrate_on_start:
                 migrate(url, migrations_dir)
@@ -123,6 +137,22 @@ class ServiceHost:
             max_bytes=s.stream_max_bytes,
             discard=s.stream_discard,
         )
+        poller = OpsPoller(
+            service=self.name,
+            db=lambda: self.db,
+            js=lambda: self.js,
+            stream=self.settings.stream_name,
+            consumers=lambda: [
+                (
+                    c.name,
+                    [c.filter_subject] if isinstance(c.filter_subject, str) else c.filter_subject,
+                )
+                for c in self._consumers
+            ],
+            outboxes=lambda: [r.outbox for r in self._relays],
+            interval=self.settings.ops_poll_seconds,
+        )
+        self.background("ops-poller", poller)
         return self.js
 
     def relay(self, outbox: Table) -> bus.OutboxRelay:
@@ -170,12 +200,15 @@ class ServiceHost:
     ) -> None:
         add_fn(servicer, self.server)
         self._service_names.append(full_name)
+        service = _service_descriptor(full_name)
+        if service is not None:
+            register_methods(full_name, [m.name for m in service.methods])
 
     def channel(self, target: str) -> grpc.aio.Channel:
         """A client channel to another service, closed with this host."""
         ch = grpc.aio.insecure_channel(
             target,
-            interceptors=[ClientContextInterceptor()],
+            interceptors=client_chain(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -194,10 +227,17 @@ class ServiceHost:
         reflection.enable_server_reflection(
             [*self._service_names, reflection.SERVICE_NAME], self.server
         )
-        self.port = self.server.add_insecure_port(f"{self.settings.host}:{self.settings.grpc_port}")
+        try:
+            self.port = self.server.add_insecure_port(
+                f"{self.settings.host}:{self.settings.grpc_port}"
+            )
+        except RuntimeError:
+            self.port = 0
         if self.port == 0:
             raise RuntimeError(
-                f"{self.name}: cannot bind {self.settings.host}:{self.settings.grpc_port}"
+                f"{self.name}: cannot listen for gRPC on "
+                f"{self.settings.host}:{self.settings.grpc_port}: the port is in use or not "
+                f"ours to take (set {self._env('GRPC_PORT')} or `lianxin up --ports`)"
             )
         await self.server.start()
         if self.nc is not None:
@@ -222,9 +262,17 @@ class ServiceHost:
             self.supervisor.start(name, loop)
         self.supervisor.start("health", _HealthWatch(self))
         if self.settings.metrics_port is not None:
-            self._metrics_server, _ = start_http_server(
-                self.settings.metrics_port, addr=self.settings.host
-            )
+            try:
+                self._metrics_server, _ = start_http_server(
+                    self.settings.metrics_port, addr=self.settings.host
+                )
+            except OSError as exc:
+                await self.server.stop(0)
+                raise RuntimeError(
+                    f"{self.name}: cannot serve /metrics on "
+                    f"{self.settings.host}:{self.settings.metrics_port}: {exc.strerror} "
+                    f"(set {self._env('METRICS_PORT')} or `lianxin up --ports`)"
+                ) from exc
             self.metrics_port = self._metrics_server.server_port
         self._started = True
         await self._update_health()
@@ -239,6 +287,9 @@ class ServiceHost:
             and self._database_ok
             and self.supervisor.all_running
         )
+
+    def _env(self, name: str) -> str:
+        return f"{self.settings.model_config.get('env_prefix', 'LIANXIN_')}{name}"
 
     async def _update_health(self) -> None:
         if self._stop.is_set() or not self._started:
@@ -323,6 +374,13 @@ class _HealthWatch:
             await bus.wait_any(stop, timeout=HEALTH_INTERVAL)
 
 
+def _service_descriptor(full_name: str) -> Any:
+    try:
+        return descriptor_pool.Default().FindServiceByName(full_name)
+    except KeyError:
+        return None
+
+
 async def run_until_signalled(host: ServiceHost) -> None:
     """Start `host`, wait for SIGTERM or SIGINT, then shut it down gracefully."""
     stop = asyncio.Event()
@@ -334,3 +392,4 @@ async def run_until_signalled(host: ServiceHost) -> None:
         await stop.wait()
     finally:
         await host.stop()
+        telemetry.shutdown()

@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
         description="Upgrade the schema at start (embedded). false: a separate step "
         "(`lianxin migrate`, the chart's hook Job) does it; start then only checks it.",
     )
+    ops_poll_seconds: float = Field(
+        5.0, gt=0, description="How often consumer lag and outbox age are looked at."
+    )
     shutdown_grace_seconds: float = Field(5.0, ge=0, description="In-flight RPCs get this.")
     sqlite_synchronous: Literal["FULL", "NORMAL"] = Field(
         "FULL",
@@ -68,8 +71,13 @@ class ServiceSettings(BaseSettings):
         3600.0, ge=0, description="A file no row names is removed once it is this old."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    trace_exporter: Literal["none", "console"] = Field(
-        "none", description="OpenTelemetry span exporter."
+    log_format: Literal["json", "text"] = Field(
+        "json", description="Log lines: one JSON object a line, or plain text for a terminal."
+    )
+    trace_exporter: Literal["none", "console", "otlp"] = Field(
+        "none",
+        description="OpenTelemetry span exporter; `none` still turns OTLP on when "
+        "OTEL_EXPORTER_OTLP_ENDPOINT is set (the OTEL_* variables configure it).",
     )
 
     @field_validator("metrics_port", mode="before")

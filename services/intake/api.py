@@ -15,7 +15,7 @@ from lianxin.intake.v1 import intake_service_pb2 as svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.intake.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.common import bus, paging
+from services.common import bus, paging, telemetry
 from services.common.blobs import BlobStore, StoredBlob, digest
 from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound, Violations
@@ -117,6 +117,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         case_row, atts, created = await self.db.write_batched(
             _submit_batch, store.NewCase(row, att_rows, event)
         )
+        telemetry.label_case(case_row.id)
         if created:
             self.relay.kick()
             metrics.CASES_SUBMITTED.labels(

@@ -6,7 +6,7 @@ from lianxin.intake.v1 import intake_service_pb2, intake_service_pb2_grpc
 from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
 from services.common.server import ServiceHost, run_until_signalled
-from services.intake import events, store
+from services.intake import events, metrics, store
 from services.intake.api import IntakeServicer
 from services.intake.config import IntakeSettings
 
@@ -17,6 +17,7 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
     policy = load_policy(settings.policy_file)
     host = ServiceHost("intake", settings)
     db = host.open_database(store.MIGRATIONS)
+    metrics.init_known(policy)
     await host.connect_bus()
     relay = host.relay(store.outbox)
     blobs = BlobStore(settings.data_dir / "attachments")

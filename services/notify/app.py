@@ -12,7 +12,7 @@ from services.common.db import Database
 from services.common.policy import load_policy
 from services.common.server import ServiceHost, run_until_signalled
 from services.common.timeutil import utcnow
-from services.notify import domain, events, store, subscriptions
+from services.notify import domain, events, metrics, store, subscriptions
 from services.notify.api import NotifyServicer
 from services.notify.channels import (
     AppPush,
@@ -58,6 +58,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
     policy = load_policy(settings.policy_file)
     host = ServiceHost("notify", settings)
     db = host.open_database(store.MIGRATIONS)
+    metrics.init_known()
     await host.connect_bus()
     relay = host.relay(store.outbox)
     if settings.default_hotline:

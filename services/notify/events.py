@@ -16,6 +16,7 @@ from datetime import time as clock_time
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 from sqlalchemy import Connection
 
 from lianxin.events.v1 import event_pb2
@@ -23,6 +24,7 @@ from lianxin.registry.v1 import registry_service_pb2 as reg
 from lianxin.registry.v1 import registry_service_pb2_grpc
 from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
+from services.common import telemetry
 from services.common.bus import Apply, RetryLater
 from services.common.cache import TtlCache
 from services.common.db import Database
@@ -110,7 +112,11 @@ class Notifier:
     async def handle(self, event: event_pb2.Event, apply: Apply) -> None:
         body = event.WhichOneof("body")
         if body == "case_received":
-            row = domain.reporter_row(event.case_received.case, utcnow())
+            row = {
+                **domain.reporter_row(event.case_received.case, utcnow()),
+                # The case's first trace (this span is in it): later steps link to it.
+                "origin_traceparent": telemetry.inject_headers().get("traceparent"),
+            }
             await apply(lambda conn: store.remember_reporter(conn, row=row))
             return
         audience = domain.AUDIENCES.get(event.type)
@@ -121,6 +127,10 @@ class Notifier:
         case = event.case_transitioned.case
         entry = event.case_transitioned.entry
         reporter = await self._reporter(event.id, case.id)
+        if reporter is not None:  # one case, one story: link to the case's first trace
+            telemetry.link_to(
+                trace.get_current_span(), reporter.origin_traceparent, case_id=case.id
+            )
         subscriptions = await self._active_subscriptions()
         recipients: list[domain.Recipient] = []
         try:

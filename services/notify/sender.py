@@ -186,6 +186,7 @@ class Sender:
 
     async def _send_and_record(self, row: Any) -> None:
         error, permanent = await self._attempt(row)
+        metrics.record_attempts([row], [(error, permanent)], self.clock())
         try:
             status, recorded = await self.db.write(
                 lambda conn: self._record(conn, row, error, permanent)

@@ -54,6 +54,8 @@ reporters = Table(
     Column("address", String(500), nullable=False, default=""),
     Column("category", String(64), nullable=False, default=""),
     Column("received_at", DateTime(timezone=True), nullable=False),
+    # --- 0003: the traceparent of the case's first trace; each step's spans link to it.
+    Column("origin_traceparent", String(100), nullable=True),
 )
 
 deliveries = Table(

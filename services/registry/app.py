@@ -20,6 +20,7 @@ SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService
 async def create_server(settings: RegistrySettings) -> ServiceHost:
     host = ServiceHost("registry", settings)
     db = host.open_database(store.MIGRATIONS)
+    metrics.init_known()
     try:
         grid_map = await _load(db, settings)
         await host.connect_bus()

@@ -31,3 +31,16 @@ AUDIT_SECONDS = Histogram(
     "Time to run a coverage audit (one page).",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
 )
+
+
+def init_known() -> None:
+    """Every series whose label values are known exists at 0 from start."""
+    for outcome in ("found", "outside"):
+        LOCATE.labels(outcome)
+    for actor in ("service", "staff", "cli", "other"):
+        for view in ("masked", "full"):
+            for outcome in ("granted", "denied"):
+                PII_READS.labels(actor, view, outcome)
+    for kind in ("units", "buildings", "households", "persons"):
+        for outcome in ("inserted", "updated", "unchanged", "rejected"):
+            IMPORTED_ROWS.labels(kind, outcome)

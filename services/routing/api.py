@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
+from opentelemetry import trace
 from sqlalchemy import Connection
 
 from lianxin.routing.v1 import resources_pb2 as res
@@ -612,7 +613,9 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         traceparent = telemetry.inject_headers().get("traceparent")
         now = self.clock.now()
 
-        def job(conn: Connection) -> tuple[res.Case, list[tuple[int, int]]]:
+        origin: list[str | None] = []
+
+        def job(conn: Connection) -> tuple[res.Case, list[tuple[int, res.Case]]]:
             if request_id:
                 seen = store.seen_request(conn, request_id=request_id)
                 if seen is not None:
@@ -625,12 +628,13 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                     assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
                     return domain.case_to_proto(row, assisting=assisting), []
             row = domain.load_for_step(conn, case_id)
+            origin.append(row.origin_traceparent)
             domain.check_allowed(row, transition)
             case = None
             done = []
             for s in plan(conn, row, now):
                 case = domain.step(conn, case_id=case_id, s=s, now=now, traceparent=traceparent)
-                done.append((s.transition, case.level))
+                done.append((s.transition, case))
             if request_id:
                 store.record_request(
                     conn, request_id=request_id, case_id=case_id, transition=transition
@@ -639,14 +643,13 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             return case, done
 
         case, done = await self.db.write(job)
+        # This step belongs to the case's story: link it to the case's first trace.
+        telemetry.link_to(trace.get_current_span(), origin[-1] if origin else None, case_id=case_id)
         if done:
             self.relay.kick()
             if self.on_deadline_change is not None:
                 self.on_deadline_change()
-            for t, level in done:
-                metrics.TRANSITIONS.labels(
-                    domain.transition_name(t), domain.level_name(level)
-                ).inc()
+            metrics.record_steps(done, now=now)
         return case
 
 

@@ -6,7 +6,7 @@ from lianxin.routing.v1 import routing_service_pb2, routing_service_pb2_grpc
 from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
 from services.common.server import ServiceHost, run_until_signalled
-from services.routing import domain, events, store
+from services.routing import domain, events, metrics, store
 from services.routing.api import RoutingServicer
 from services.routing.clock import SystemClock
 from services.routing.config import RoutingSettings
@@ -21,6 +21,8 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
     clock = settings.clock or SystemClock()
     host = ServiceHost("routing", settings)
     db = host.open_database(store.MIGRATIONS)
+    metrics.init_known()
+    metrics.CaseGauges.watch(db)
     await host.connect_bus()
     relay = host.relay(store.outbox)
     directory = Directory(

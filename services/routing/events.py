@@ -57,14 +57,17 @@ class Filer:
         traceparent = telemetry.inject_headers().get("traceparent")
         now = self.clock.now()
         outcome: list[str] = []
+        steps: list[tuple[int, res.Case]] = []
 
         def file(conn: Connection, s: domain.Step) -> None:
-            domain.step(conn, case_id=case.id, s=s, now=now, traceparent=traceparent)
+            after = domain.step(conn, case_id=case.id, s=s, now=now, traceparent=traceparent)
+            steps.append((s.transition, after))
 
         def effect(conn: Connection) -> None:
             if store.get_case(conn, case_id=case.id) is not None:
                 return  # the same case announced twice under two event ids
-            store.insert_case(conn, row=new_row(case, now))
+            # The case's first trace: every later step links to it.
+            store.insert_case(conn, row={**new_row(case, now), "origin_traceparent": traceparent})
             if located is None or target is None:
                 metrics.FILING_FAILURES.labels(
                     "outside_grids" if case.location.HasField("point") else "no_point"
@@ -138,14 +141,9 @@ class Filer:
                 ),
             )
 
-        if await apply(effect) and outcome:
-            if outcome[0] == "merged":
-                metrics.TRANSITIONS.labels("merged", "none").inc()
-                return
-            assert target is not None
-            metrics.TRANSITIONS.labels("filed", "none").inc()
-            metrics.TRANSITIONS.labels("dispatched", domain.level_name(target.level)).inc()
-            if self.on_dispatched is not None:
+        if await apply(effect):
+            metrics.record_steps(steps, now=now)
+            if outcome and outcome[0] == "dispatched" and self.on_dispatched is not None:
                 self.on_dispatched()
 
     async def _locate(self, case: intake_res.Case) -> tuple[Any, str]:

@@ -133,24 +133,30 @@ class SlaScheduler:
                 target = await self.directory.named(self.sla.default_target(row, up))
             except RegistryDown as exc:
                 log.warning("case %s: automatic escalation waits for registry (%s)", case_id, exc)
-        traceparent = telemetry.inject_headers().get("traceparent")
+        with telemetry.tracer().start_as_current_span(
+            "routing.sla_clock", attributes={"lianxin.case_id": case_id}
+        ) as span:
+            # A clock's step belongs to the case's story: linked to its first trace.
+            telemetry.link_to(span, row.origin_traceparent, case_id=case_id)
+            traceparent = telemetry.inject_headers().get("traceparent")
 
-        def job(conn: Connection) -> list[tuple[int, int]]:
-            return fire_stages(
-                conn, case_id=case_id, sla=self.sla, now=now, target=target, traceparent=traceparent
-            )
+            def job(conn: Connection) -> list[tuple[int, res.Case]]:
+                return fire_stages(
+                    conn,
+                    case_id=case_id,
+                    sla=self.sla,
+                    now=now,
+                    target=target,
+                    traceparent=traceparent,
+                )
 
-        try:
-            done = await self.db.write(job)
-        except Exception:
-            log.exception("case %s: SLA stage failed", case_id)
-            return 0
-        for transition, level in done:
-            metrics.TRANSITIONS.labels(
-                domain.transition_name(transition), domain.level_name(level)
-            ).inc()
-            if transition == res.TRANSITION_OVERDUE:
-                metrics.OVERDUE.labels(domain.level_name(level)).inc()
+            try:
+                done = await self.db.write(job)
+            except Exception as exc:
+                telemetry.span_failed(span, exc)
+                log.exception("case %s: SLA stage failed: %s", case_id, exc)
+                return 0
+        metrics.record_steps(done, now=now)
         return len(done)
 
 
@@ -166,17 +172,21 @@ def fire_stages(
     now: datetime,
     target: domain.Target | None,
     traceparent: str | None,
-) -> list[tuple[int, int]]:
+) -> list[tuple[int, res.Case]]:
     """Inside one transaction: write each clock stage of the case that is due and has not
-    fired; returns (transition, level) of each step written."""
+    fired; returns (transition, case after it) of each step written."""
     row = store.get_case(conn, case_id=case_id, for_update=True)
     if row is None or domain.next_due(row) is None or aware(domain.next_due(row)) > now:
         return []  # changed meanwhile: resolved, re-dispatched, or already fired
-    done: list[tuple[int, int]] = []
+    done: list[tuple[int, res.Case]] = []
 
     def write(s: domain.Step) -> None:
-        domain.step(conn, case_id=case_id, s=s, now=now, traceparent=traceparent)
-        done.append((s.transition, row.level))
+        done.append(
+            (
+                s.transition,
+                domain.step(conn, case_id=case_id, s=s, now=now, traceparent=traceparent),
+            )
+        )
 
     deadline = aware(row.deadline_time) if row.deadline_time is not None else None
     if row.reminder_at is not None and not row.reminded and aware(row.reminder_at) <= now:

@@ -90,7 +90,10 @@ cases = Table(
     Column("reopen_count", Integer, nullable=False, default=0, server_default=text("0")),
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("merged_into", String(36), nullable=True),
-    # --- 0004: the spatial cell of the point (see `cell_of`), for the duplicate search --
+    # --- 0003: the W3C traceparent of the case's first trace (filing); later steps link
+    # to it, so a case's whole story is found from any of its traces.
+    Column("origin_traceparent", String(100), nullable=True),
+    # --- 0005: the spatial cell of the point (see `cell_of`), for the duplicate search --
     Column("cell", BigInteger, nullable=True),
 )
 Index("ix_cases_assigned_unit_deadline", cases.c.assigned_unit_code, cases.c.deadline_time)

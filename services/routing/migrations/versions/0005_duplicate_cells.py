@@ -1,7 +1,7 @@
 """duplicate search by place: each case's spatial cell, indexed with category and time
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-01 09:30:00.000000
 
 Existing cases get their cell from their point (the same formula as `store.cell_of`).
@@ -12,8 +12,8 @@ import math
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""What ops run Lianxin with: Prometheus config and runner, alert rules, dashboards."""
