@@ -201,26 +201,22 @@ class Database:
         url: str,
         *,
         readers: int = 4,
+        name: str = "",
         sqlite_synchronous: SqliteSync = "FULL",
         exclusive: bool = False,
     ) -> None:
         self.url = url
+        self.name = name
         sqlite_path = _sqlite_file(url)
         self._lock_fd = _lock_writer(sqlite_path) if exclusive and sqlite_path else None
         self.engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
-        self._queue: queue.Queue[_Pending | None] = queue.Queue()
-        self._writer_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-
-    def __init__(self, url: str, *, readers: int = 4, name: str = "") -> None:
-        self.url = url
-        self.name = name
-        self.engine = make_engine(url)
         self._traced = telemetry.tracing_on()
         if self._traced:
             from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
             # SQLAlchemy 2.1 is newer than the instrumentation declares; it works.
             SQLAlchemyInstrumentor().instrument(engine=self.engine, skip_dep_check=True)
+        self._writer_engine = self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         self._queue: queue.Queue[_Pending | None] = queue.Queue()
         self._commit_seconds = telemetry.DB_COMMIT_SECONDS.labels(name)
         self._group_jobs = telemetry.DB_GROUP_JOBS.labels(name)

@@ -6,7 +6,7 @@ expects inside its own round (a fetch timeout, a dependency that is down); whate
 does not handle ends its `run()`, and the supervisor then:
 
 - logs the exception with the loop's name (never silently, as inside `gather`);
-- marks the loop not running (`lianxin_background_loop_running{loop} 0`), which turns
+- marks the loop not running (`lianxin_background_loop_running` 0), which turns
   the service's readiness NOT_SERVING while it lasts;
 - waits with exponential back-off and full jitter (0.5 s doubling to 30 s) and starts the
   loop again, counting `lianxin_background_loop_restarts_total{loop}`.
@@ -35,17 +35,17 @@ log = logging.getLogger(__name__)
 LOOP_RESTARTS = Counter(
     "lianxin_background_loop_restarts_total",
     "Times a background loop failed and was started again.",
-    ["loop"],
+    ["lianxin_service", "loop"],
 )
 LOOP_LAST_SUCCESS = Gauge(
     "lianxin_background_loop_last_success_timestamp_seconds",
     "Unix time of a background loop's last completed round.",
-    ["loop"],
+    ["lianxin_service", "loop"],
 )
 LOOP_RUNNING = Gauge(
     "lianxin_background_loop_running",
     "1 while a background loop runs, 0 while it waits to be restarted after a failure.",
-    ["loop"],
+    ["lianxin_service", "loop"],
 )
 
 
@@ -112,14 +112,14 @@ class Supervisor:
             raise ValueError(f"a loop named {name!r} runs already")
         state = LoopState(name)
         self.loops[name] = state
-        beat = LOOP_LAST_SUCCESS.labels(name)
+        beat = LOOP_LAST_SUCCESS.labels(self.service, name)
 
         def heartbeat() -> None:
             state.last_success = time.time()
             beat.set(state.last_success)
 
         loop.heartbeat = heartbeat
-        LOOP_RESTARTS.labels(name)  # exists at 0 from the start
+        LOOP_RESTARTS.labels(self.service, name)  # exists at 0 from the start
         state.task = asyncio.create_task(self._supervise(state, loop), name=f"loop-{name}")
         return state
 
@@ -138,7 +138,7 @@ class Supervisor:
                 log.exception("%s: could not update readiness", self.service)
 
     async def _supervise(self, state: LoopState, loop: Loop) -> None:
-        running = LOOP_RUNNING.labels(state.name)
+        running = LOOP_RUNNING.labels(self.service, state.name)
         backoff = self._backoff()
         while not self.stop.is_set():
             state.running = True
@@ -173,7 +173,7 @@ class Supervisor:
                 backoff.reset()
             delay = backoff.next()
             state.restarts += 1
-            LOOP_RESTARTS.labels(state.name).inc()
+            LOOP_RESTARTS.labels(self.service, state.name).inc()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=delay)
         state.running = False

@@ -49,7 +49,9 @@ class FlakyLoop:
 
 
 def restarts(loop: str) -> float:
-    value = REGISTRY.get_sample_value("lianxin_background_loop_restarts_total", {"loop": loop})
+    value = REGISTRY.get_sample_value(
+        "lianxin_background_loop_restarts_total", {"lianxin_service": "intake", "loop": loop}
+    )
     return value or 0.0
 
 
