@@ -15,6 +15,11 @@ flight, as fast as intake takes them; the figures are
 
     .venv/bin/python bench/pipeline.py [--cases 3000] [--in-flight 16 32 64] [--rounds 1]
     .venv/bin/python bench/pipeline.py --stored 0 100000 1000000 [--cases 500]
+    .venv/bin/python bench/pipeline.py --replicas 2 [--cases 3000] [--in-flight 32]
+
+With `--replicas N`, N replicas of every service share one PostgreSQL database each (the
+tests' throwaway server: fsync off, so this measures the software, not a disk) and a
+three-node JetStream cluster with the stream at R3; cases go round-robin to the intakes.
 
 With `--stored`, each run starts on databases already holding that many cases (intake's
 and routing's, spread over two years, categories and the district's points; 5% still
@@ -26,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -144,26 +150,56 @@ async def watch(target: str, seen: Seen, stop: asyncio.Event) -> None:
             stopping.cancel()
 
 
+@dataclass
+class Topology:
+    """Where to send cases and whose CPU to count: one process per service (embedded) or
+    several replicas of each."""
+
+    intake_targets: list[str]
+    pids: dict[str, list[int]]  # process group (service, nats) → its processes
+
+    @classmethod
+    def of_stack(cls, stack: Stack) -> Topology:
+        pids = {n: [s.proc.pid] for n, s in stack.services.items() if s.proc}
+        pids["nats"] = [stack.nats.pid()]
+        return cls([stack["intake"].target], pids)
+
+
+def cpu_of(pids: dict[str, list[int]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, group in pids.items():
+        total = 0.0
+        for pid in group:
+            with contextlib.suppress(FileNotFoundError):
+                total += cpu_seconds(pid)
+        out[name] = total
+    return out
+
+
 async def one_run(
-    stack: Stack, cases: int, in_flight: int, run: str, timeout: float
+    topo: Topology | Stack, cases: int, in_flight: int, run: str, timeout: float
 ) -> dict[str, Any]:
+    if isinstance(topo, Stack):
+        topo = Topology.of_stack(topo)
     seen = Current.seen = Seen()
     stop = asyncio.Event()
-    watcher = asyncio.create_task(watch(stack["intake"].target, seen, stop))
+    watcher = asyncio.create_task(watch(topo.intake_targets[0], seen, stop))
     await asyncio.sleep(0.5)
-    pids = {n: s.proc.pid for n, s in stack.services.items() if s.proc}
-    pids["nats"] = stack.nats.pid()
-    cpu0 = {n: cpu_seconds(p) for n, p in pids.items()}
-    async with grpc.aio.insecure_channel(stack["intake"].target) as channel:
-        stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
+    cpu0 = cpu_of(topo.pids)
+    channels = [grpc.aio.insecure_channel(t) for t in topo.intake_targets]
+    try:
+        stubs = [intake_service_pb2_grpc.IntakeServiceStub(c) for c in channels]
 
         async def submit(i: int) -> object:
-            reply = await stub.SubmitCase(submission(i, run), timeout=30)
+            reply = await stubs[i % len(stubs)].SubmitCase(submission(i, run), timeout=30)
             seen.submitted[reply.case.id] = time.monotonic()
             return reply
 
         began = time.monotonic()
         submit_rate, _ = await drive(submit, cases, in_flight)
+    finally:
+        for c in channels:
+            await c.close()
     ids = set(seen.submitted)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -174,7 +210,8 @@ async def one_run(
         await asyncio.sleep(0.2)
     stop.set()
     await watcher
-    cpu = {n: cpu_seconds(p) - cpu0[n] for n, p in pids.items()}
+    cpu1 = cpu_of(topo.pids)
+    cpu = {n: cpu1[n] - cpu0[n] for n in cpu1}
     done = [c for c in ids if c in seen.told]
     last = max((seen.told[c] for c in done), default=time.monotonic())
     to_dispatch = [seen.dispatched[c] - seen.submitted[c] for c in ids if c in seen.dispatched]
@@ -378,9 +415,14 @@ def main() -> int:
     parser.add_argument(
         "--stored", type=int, nargs="+", help="cost as data grows: cases already stored"
     )
+    parser.add_argument(
+        "--replicas", type=int, help="replicas of each service on PostgreSQL + NATS cluster"
+    )
     args = parser.parse_args()
     if args.stored:
         return cost_as_data_grows(args)
+    if args.replicas:
+        return replicated(args)
     with tempfile.TemporaryDirectory(prefix="lianxin-pipeline-") as tmp:
         root = Path(tmp)
         echo_port = free_port()
@@ -398,6 +440,86 @@ def main() -> int:
             hooks.shutdown()
             echo_proc.terminate()
             echo_proc.wait(timeout=15)
+
+
+def replicated(args: argparse.Namespace) -> int:
+    from tests.faults.stack import ORDER
+    from tests.natscluster import NatsCluster
+    from tests.postgres import PostgresServer, bin_dir
+    from tests.test_replicas import replicas
+
+    bindir = bin_dir()
+    if bindir is None:
+        print("PostgreSQL is not installed: make postgres", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="lianxin-replicas-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)  # PostgreSQL runs as its own user and must reach its data dir
+        pg = PostgresServer(bindir=bindir, root=root / "pg")
+        (root / "pg").mkdir()
+        pg.start()
+        cluster = NatsCluster(root / "nats")
+        cluster.start()
+        hooks = webhook_receiver()
+        policy = drill_policy(root / "policy.yaml")
+        quiet = {"LOG_LEVEL": "WARNING", "POLICY_FILE": str(policy)}
+        services = replicas(
+            root,
+            cluster,
+            {n: pg.create_database(f"bench_{n}") for n in ORDER},
+            {
+                "intake": quiet,
+                "registry": {"LOG_LEVEL": "WARNING"},
+                "routing": quiet,
+                "notify": {
+                    **quiet,
+                    "FILE_SINK": "true",
+                    "QUIET_HOURS": "",
+                    "DEFAULT_HOTLINE": "mayor_hotline",
+                    "DEFAULT_HOTLINE_WEBHOOK_URL": (
+                        f"http://127.0.0.1:{hooks.server_address[1]}/hook"
+                    ),
+                },
+            },
+            count=args.replicas,
+        )
+        try:
+            for name in ORDER:
+                for svc_ in services[name]:
+                    svc_.start()
+                for svc_ in services[name]:
+                    wait_serving(svc_.target)
+            pids = {n: [s_.proc.pid for s_ in group if s_.proc] for n, group in services.items()}
+            pids["nats"] = [n.proc.pid for n in cluster.nodes if n.proc]
+            pids["postgres"] = [pg.proc.pid] if pg.proc else []
+            topo = Topology([s_.target for s_ in services["intake"]], pids)
+            results = {
+                c: asyncio.run(one_run(topo, args.cases, c, f"rep-{c}", args.timeout))
+                for c in args.in_flight
+            }
+        finally:
+            for group in services.values():
+                for svc_ in group:
+                    svc_.stop()
+            cluster.stop()
+            pg.stop()
+            hooks.shutdown()
+    print(
+        f"\nPipeline, {args.replicas} replicas of each service on PostgreSQL (fsync off) and a "
+        f"three-node JetStream cluster (R3), {args.cases} cases per run\n"
+    )
+    print(f"{'in flight':>9} {'submit/s':>9} {'cases/s':>8} {'told p50/p99 s':>16}  complete")
+    for c, r in results.items():
+        print(
+            f"{c:>9} {r['submit_rate']:>9.0f} {r['sustained']:>8.1f} "
+            f"{r['told_p50']:>7.2f}/{r['told_p99']:<8.2f} {r['complete']}"
+        )
+    names = list(next(iter(results.values()))["cpu_ms"])
+    print("\nCPU per case (ms), all replicas of each:")
+    print(f"{'in flight':>9} " + " ".join(f"{n:>9}" for n in names))
+    for c, r in results.items():
+        print(f"{c:>9} " + " ".join(f"{r['cpu_ms'][n]:>9.1f}" for n in names))
+    return 0
 
 
 def cost_as_data_grows(args: argparse.Namespace) -> int:

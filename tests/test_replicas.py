@@ -34,12 +34,18 @@ IN_FLIGHT = 32
 
 
 def replicas(
-    root: Path, cluster: NatsCluster, urls: dict[str, str], env: dict[str, dict[str, str]]
+    root: Path,
+    cluster: NatsCluster,
+    urls: dict[str, str],
+    env: dict[str, dict[str, str]],
+    count: int = REPLICAS,
 ) -> dict[str, list[Service]]:
-    ports = {(n, i): free_port() for n in ORDER for i in range(REPLICAS)}
+    """`count` replicas of each service (not started), replica i of routing and notify
+    calling replica i of registry."""
+    ports = {(n, i): free_port() for n in ORDER for i in range(count)}
     out: dict[str, list[Service]] = {}
     for name in ORDER:
-        for i in range(REPLICAS):
+        for i in range(count):
             prefix = f"LIANXIN_{name.upper()}_"
             values = {
                 "DATA_DIR": str(root / f"{name}-{i}"),
@@ -156,14 +162,17 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
             }
             outcome = None
             for _ in range(90):
-                received = gateway.keys + hooks.keys
+                received = gateway.snapshot()[0] + hooks.snapshot()[0]
                 outcome = await settled(**apis, acked=acked, drill=set(), received=received)
                 if outcome is not None:
                     break
                 await asyncio.sleep(2.0)
             if outcome is None:
                 outcome = await check(
-                    **apis, acked=acked, drill=set(), received=gateway.keys + hooks.keys
+                    **apis,
+                    acked=acked,
+                    drill=set(),
+                    received=gateway.snapshot()[0] + hooks.snapshot()[0],
                 )
             # Each duplicate pair is one case: one of the two joined the other.
             merged = 0

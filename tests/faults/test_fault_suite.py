@@ -82,6 +82,11 @@ class KeyCounter(HttpReceiver):
             self.first_seen.setdefault(key, time.time())
         return 200
 
+    def snapshot(self) -> tuple[Counter[str], dict[str, float]]:
+        """The counts and first arrivals so far (the server threads keep writing)."""
+        with self._lock:
+            return Counter(self.keys), dict(self.first_seen)
+
 
 @dataclass
 class Load:
@@ -289,7 +294,7 @@ async def test_every_acknowledged_case_is_filed_dispatched_and_told_once_through
             }
 
             def received() -> Counter[str]:
-                return gateway.keys + hooks.keys
+                return gateway.snapshot()[0] + hooks.snapshot()[0]
 
             outcome: Outcome | None = None
             while time.monotonic() - load_done < SETTLE_SECONDS:
@@ -304,7 +309,7 @@ async def test_every_acknowledged_case_is_filed_dispatched_and_told_once_through
                 outcome = await check(
                     **apis, acked=load.acked, drill=load.drill, received=received()
                 )
-        first_seen = {**hooks.first_seen, **gateway.first_seen}
+        first_seen = {**hooks.snapshot()[1], **gateway.snapshot()[1]}
         unexplained = len(outcome.resent) - explained(
             outcome.resent, first_seen, stack["notify"].kills
         )

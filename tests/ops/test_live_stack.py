@@ -136,6 +136,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     ports = {n: free_port() for n in names}
     ports |= {f"{n}-metrics": free_port() for n in names}
     ports |= {"nats": free_port(), "nats-monitor": free_port(), "prometheus": free_port()}
+    ports["open311"] = free_port()
     rules = tmp / "rules-fast.yaml"
     rules.write_text(alerts.render(fast=True), encoding="utf-8")
     env = {
@@ -205,11 +206,13 @@ def _drive(s: Stack) -> None:
     # Prometheus has scraped every service once: the counters' zeros are its first samples.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
-        if len(s.query('up{job=~"lianxin-.*"} == 1')) == 4:
+        if len(s.query('up{job=~"lianxin-.*"} == 1')) == 5:
             break
         time.sleep(0.2)
     else:
-        raise AssertionError(f"prometheus does not scrape the four services: {s.query('up')}")
+        raise AssertionError(
+            f"prometheus does not scrape the four services and open311: {s.query('up')}"
+        )
     # The demo story (its deliveries go to the failing SMS gateway and die).
     assert demo.run_story(targets) == 0
     with grpc.insecure_channel(targets["intake"]) as ch:
