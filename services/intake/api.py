@@ -114,9 +114,10 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             )
         )
 
-        case_row, atts, created = await self.db.write_batched(
-            _submit_batch, store.NewCase(row, att_rows, event)
-        )
+        outcome = await self.db.write_batched(_submit_batch, store.NewCase(row, att_rows, event))
+        if isinstance(outcome, Exception):
+            raise outcome
+        case_row, atts, created = outcome
         if created:
             self.relay.kick()
             metrics.CASES_SUBMITTED.labels(

@@ -1,13 +1,14 @@
 """routing's gRPC servicer: the steps units, command centres and checkers take on a case,
 work queues, and statistics.
 
-Every step request is idempotent per `request_id`: a retry returns the case as it is now
-and writes nothing. Who may do what is checked from the request: a decision "by the level
-above" (approving or refusing an extension, supervising, re-dispatching a returned case)
-names the acting command centre in `acting_unit_code`, which must be a district, street or
-community whose area holds the case and which stands above the case's unit. Until JWT
-lands, that code is taken as stated (the caller's identity is `x-lianxin-actor`); the
-token's jurisdiction will be checked against it in the same place (`domain.check_above`).
+Every step request is idempotent per (case, `request_id`): a retry returns the case as it
+is now and writes nothing; a request id is scoped to its case. Who may do what is checked
+from the request: a decision "by the level above" (approving or refusing an extension,
+supervising, re-dispatching a returned case) names the acting command centre in
+`acting_unit_code`, which must be a district, street or community whose area holds the
+case and which stands above the case's unit. Until JWT lands, that code is taken as stated
+(the caller's identity is `x-lianxin-actor`); the token's jurisdiction will be checked
+against it in the same place (`domain.check_above`).
 """
 
 from __future__ import annotations
@@ -561,7 +562,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         (a retry of a request already done, or a case merged into another)."""
 
         def load(conn: Connection) -> Any:
-            if request_id and store.seen_request(conn, request_id=request_id) is not None:
+            if (
+                request_id
+                and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
+            ):
                 return None
             row = store.get_case(conn, case_id=case_id)
             if row is None:
@@ -597,7 +601,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         now = self.clock.now()
 
         def check(conn: Connection) -> bool:
-            if request_id and store.seen_request(conn, request_id=request_id) is not None:
+            if (
+                request_id
+                and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
+            ):
                 return False
             row = domain.load_for_step(conn, case_id)
             domain.check_allowed(row, transition)
@@ -614,12 +621,13 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
 
         def job(conn: Connection) -> tuple[res.Case, list[tuple[int, int]]]:
             if request_id:
-                seen = store.seen_request(conn, request_id=request_id)
+                seen = store.seen_request(conn, case_id=case_id, request_id=request_id)
                 if seen is not None:
-                    if seen.case_id != case_id or seen.transition != transition:
+                    if seen.transition != transition:
                         raise FailedPrecondition(
-                            f"request_id {request_id} was used for another request",
+                            f"request_id {request_id} was used for another step of case {case_id}",
                             reason="REQUEST_ID_REUSED",
+                            metadata={"case_id": case_id, "request_id": request_id},
                         )
                     row = store.get_case(conn, case_id=case_id)
                     assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]

@@ -143,12 +143,14 @@ assisting = Table(
 )
 Index("ix_assisting_unit_code", assisting.c.unit_code)
 
+# Step requests already applied: a request_id is scoped to its case (0010).
 requests = Table(
     "requests",
     metadata,
-    Column("request_id", String(64), primary_key=True),
+    Column("request_id", String(64), nullable=False),
     Column("case_id", String(36), nullable=False),
     Column("transition", Integer, nullable=False),
+    PrimaryKeyConstraint("case_id", "request_id"),
 )
 
 outbox, inbox = bus_tables(metadata)
@@ -172,7 +174,9 @@ _GET_ASSISTING = (
 )
 _DELETE_ASSISTING = delete(assisting).where(assisting.c.case_id == bindparam("case_id"))
 _INSERT_ASSISTING = insert(assisting)
-_SEEN_REQUEST = select(requests).where(requests.c.request_id == bindparam("request_id"))
+_SEEN_REQUEST = select(requests).where(
+    requests.c.case_id == bindparam("case_id"), requests.c.request_id == bindparam("request_id")
+)
 _INSERT_REQUEST = insert(requests)
 
 
@@ -218,8 +222,9 @@ def referenced_photos(conn: Connection, digests: list[str]) -> set[str]:
     )
 
 
-def seen_request(conn: Connection, *, request_id: str) -> Any:
-    return conn.execute(_SEEN_REQUEST, {"request_id": request_id}).first()
+def seen_request(conn: Connection, *, case_id: str, request_id: str) -> Any:
+    """The step this case's `request_id` was used for, if it was."""
+    return conn.execute(_SEEN_REQUEST, {"case_id": case_id, "request_id": request_id}).first()
 
 
 def record_request(conn: Connection, *, request_id: str, case_id: str, transition: int) -> None:

@@ -67,8 +67,12 @@ class IntakeServiceServicer:
     """
 
     def SubmitCase(self, request, context):
-        """Submits a case. Idempotent per (channel, external_ref): a resubmission returns the
-        case created the first time and creates nothing.
+        """Submits a case. Idempotent per (channel, external_ref), AIP-155 style: a
+        resubmission with the same content (see SubmitCaseRequest) returns the case created
+        the first time with `created` false and changes nothing; one with other content
+        fails with ALREADY_EXISTS, changes nothing, and its google.rpc.ErrorInfo (reason
+        EXTERNAL_REF_CONFLICT) carries the existing case in metadata `case_id`, and the
+        differing fields, comma-separated, in `differing_fields`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
