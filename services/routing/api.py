@@ -25,6 +25,7 @@ from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.common import bus, paging, telemetry
+from services.common.auth import principal_of
 from services.common.blobs import BlobStore, check_upload, digest
 from services.common.db import Database
 from services.common.errors import (
@@ -37,13 +38,15 @@ from services.common.errors import (
 from services.common.interceptors import actor_var
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, to_ts
-from services.routing import domain, metrics, policy_view, stats, store
+from services.routing import domain, locating, metrics, policy_view, stats, store
 from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
 from services.routing.directory import Directory, RegistryDown
+from services.routing.events import first_target
 
 S = res
-QUEUE_STATUSES = sorted(domain.OPEN)
+# A work queue: the open cases, and (the district's) those waiting to be located by hand.
+QUEUE_STATUSES = sorted(domain.OPEN | {S.CASE_STATUS_RECEIVED})
 MAX_EXTENSION_HOURS = 400.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -103,7 +106,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
     ) -> svc.ListWorkQueueResponse:
         v = Violations()
         v.check(bool(request.unit_code), "unit_code", "is required")
-        if request.status and request.status not in domain.OPEN:
+        if request.status and request.status not in QUEUE_STATUSES:
             names = ", ".join(domain.status_name(s) for s in QUEUE_STATUSES)
             v.add("status", f"must be an open status: {names}")
         if request.level not in res.Level.values():
@@ -116,6 +119,8 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidArgument([("page_token", "is not a token this service issued")]) from exc
         statuses = [request.status] if request.status else QUEUE_STATUSES
+        if request.to_locate_only:
+            statuses = [s for s in statuses if s == S.CASE_STATUS_RECEIVED]
 
         def load(conn: Connection) -> tuple[list[Any], dict[str, list[str]]]:
             rows = store.work_queue(
@@ -422,6 +427,54 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         return svc.RateCaseResponse(case=case, reopened=case.status != S.CASE_STATUS_CLOSED)
 
     # --- the level above's steps -------------------------------------------------------
+
+    async def FileCase(
+        self, request: svc.FileCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.FileCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        locating.validate(request, v)
+        note = _text(v, "note", request.note, required=False)
+        v.raise_if_any()
+        field = "grid_code" if request.grid_code.strip() else "unit_code"
+        chosen = (request.grid_code or request.unit_code).strip()
+        acting, principal = request.acting_unit_code.strip(), principal_of(context)
+        row = await self._current(request.case_id, request.request_id)
+        place = target = None
+        if row is not None:
+            domain.check_allowed(row, S.TRANSITION_FILED)
+            locating.check_may_file(
+                row, acting=acting, chosen=chosen, field=field, principal=principal
+            )
+            try:
+                place = await locating.place_of(self.directory, chosen, field)
+                if field == "grid_code":
+                    target = await first_target(self.sla, self.directory, row.category, place)
+                else:
+                    category = self.sla.category(row.category)
+                    named = await self._named(
+                        domain.Target(domain.unit_level(chosen), chosen, ""), field
+                    )
+                    staff = await self.directory.staff_with_skill(chosen, category.skill)
+                    target = dataclasses.replace(named, staff_id=staff)
+            except RegistryDown as exc:
+                raise Unavailable(
+                    f"registry is not answering: {exc}", reason="REGISTRY_DOWN"
+                ) from exc
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            domain.check_allowed(row, S.TRANSITION_FILED)
+            locating.check_may_file(
+                row, acting=acting, chosen=chosen, field=field, principal=principal
+            )
+            if place is None or target is None:
+                raise _changed(row.id)
+            return locating.plan_file(
+                row, sla=self.sla, actor=actor, place=place, target=target, note=note, now=now
+            )
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_FILED, plan)
+        return svc.FileCaseResponse(case=case)
 
     async def RedispatchCase(
         self, request: svc.RedispatchCaseRequest, context: grpc.aio.ServicerContext

@@ -732,6 +732,8 @@ def case_to_proto(
         to_ts(row.reminder_at, c.reminder_time)
     to_ts(row.created_at, c.create_time)
     to_ts(row.updated_at, c.update_time)
+    for cand in getattr(row, "location_candidates", None) or ():
+        c.location_candidates.add(**cand)
     for h in history_rows or ():
         c.history.append(history_to_proto(h))
     return c

@@ -91,6 +91,8 @@ cases = Table(
     Column("merged_into", String(36), nullable=True),
     # --- 0004: the spatial cell of the point (see `cell_of`), for the duplicate search --
     Column("cell", BigInteger, nullable=True),
+    # --- 0011: while waiting to be located by hand, the buildings its address may mean --
+    Column("location_candidates", JSON, nullable=True),
 )
 Index("ix_cases_assigned_unit_deadline", cases.c.assigned_unit_code, cases.c.deadline_time)
 Index("ix_cases_next_due_at", cases.c.next_due_at)

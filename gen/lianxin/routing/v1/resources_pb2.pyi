@@ -179,7 +179,7 @@ class HistoryEntry(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name")
+    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name", "location_candidates")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +211,7 @@ class Case(_message.Message):
     PENDING_EXTENSION_HOURS_FIELD_NUMBER: _ClassVar[int]
     COMMUNITY_NAME_FIELD_NUMBER: _ClassVar[int]
     STREET_NAME_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: CaseStatus
     level: Level
@@ -242,7 +243,20 @@ class Case(_message.Message):
     pending_extension_hours: float
     community_name: str
     street_name: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ...) -> None: ...
+    location_candidates: _containers.RepeatedCompositeFieldContainer[LocationCandidate]
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ..., location_candidates: _Optional[_Iterable[_Union[LocationCandidate, _Mapping]]] = ...) -> None: ...
+
+class LocationCandidate(_message.Message):
+    __slots__ = ("building_code", "address", "grid_code", "confidence")
+    BUILDING_CODE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    GRID_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    building_code: str
+    address: str
+    grid_code: str
+    confidence: float
+    def __init__(self, building_code: _Optional[str] = ..., address: _Optional[str] = ..., grid_code: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class Indicator(_message.Message):
     __slots__ = ("id", "label", "numerator", "denominator", "value", "formula_id", "formula", "rate")

@@ -75,7 +75,7 @@ class CloseCaseResponse(_message.Message):
     def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
 
 class ListWorkQueueRequest(_message.Message):
-    __slots__ = ("unit_code", "status", "page_size", "page_token", "overdue_only", "supervised_only", "level")
+    __slots__ = ("unit_code", "status", "page_size", "page_token", "overdue_only", "supervised_only", "level", "to_locate_only")
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class ListWorkQueueRequest(_message.Message):
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     SUPERVISED_ONLY_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    TO_LOCATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     unit_code: str
     status: _resources_pb2.CaseStatus
     page_size: int
@@ -90,7 +91,8 @@ class ListWorkQueueRequest(_message.Message):
     overdue_only: bool
     supervised_only: bool
     level: _resources_pb2.Level
-    def __init__(self, unit_code: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.CaseStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., supervised_only: _Optional[bool] = ..., level: _Optional[_Union[_resources_pb2.Level, str]] = ...) -> None: ...
+    to_locate_only: bool
+    def __init__(self, unit_code: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.CaseStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., supervised_only: _Optional[bool] = ..., level: _Optional[_Union[_resources_pb2.Level, str]] = ..., to_locate_only: _Optional[bool] = ...) -> None: ...
 
 class ListWorkQueueResponse(_message.Message):
     __slots__ = ("cases", "next_page_token")
@@ -111,6 +113,28 @@ class ReturnCaseRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReturnCaseResponse(_message.Message):
+    __slots__ = ("case",)
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    case: _resources_pb2.Case
+    def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
+
+class FileCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "acting_unit_code", "grid_code", "unit_code", "note")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTING_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    GRID_CODE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    acting_unit_code: str
+    grid_code: str
+    unit_code: str
+    note: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., acting_unit_code: _Optional[str] = ..., grid_code: _Optional[str] = ..., unit_code: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class FileCaseResponse(_message.Message):
     __slots__ = ("case",)
     CASE_FIELD_NUMBER: _ClassVar[int]
     case: _resources_pb2.Case

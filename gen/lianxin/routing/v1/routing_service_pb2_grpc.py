@@ -65,6 +65,11 @@ class RoutingServiceStub:
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.FromString,
                 _registered_method=True)
+        self.FileCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/FileCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.FromString,
+                _registered_method=True)
         self.RedispatchCase = channel.unary_unary(
                 '/lianxin.routing.v1.RoutingService/RedispatchCase',
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseRequest.SerializeToString,
@@ -160,7 +165,9 @@ class RoutingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkQueue(self, request, context):
-        """Lists the cases a unit has to work on, oldest deadline first.
+        """Lists the cases a unit has to work on, oldest deadline first. The district's queue
+        also holds the cases waiting to be located by hand (立案待定位: RECEIVED with a
+        filing_error and, for an address said, location_candidates), after the others.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +175,16 @@ class RoutingServiceServicer:
 
     def ReturnCase(self, request, context):
         """退回: the assigned unit says the case was wrongly dispatched to it, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileCase(self, request, context):
+        """人工立案: an operator of the district platform locates a case that could not be
+        located (outside every grid, or an address that matched no building or several)
+        by choosing its grid, or the unit to handle it; the case is filed and dispatched in
+        the normal flow, the operator and the choice recorded in its history.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -291,6 +308,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ReturnCase,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.SerializeToString,
+            ),
+            'FileCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.SerializeToString,
             ),
             'RedispatchCase': grpc.unary_unary_rpc_method_handler(
                     servicer.RedispatchCase,
@@ -516,6 +538,33 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/ReturnCase',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/FileCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.FromString,
             options,
             channel_credentials,
             insecure,
