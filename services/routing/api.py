@@ -38,7 +38,7 @@ from services.common.errors import (
 from services.common.interceptors import actor_var
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, to_ts
-from services.routing import domain, locating, metrics, policy_view, stats, store
+from services.routing import domain, final, locating, metrics, policy_view, stats, store
 from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
 from services.routing.directory import Directory, RegistryDown
@@ -427,6 +427,55 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         return svc.RateCaseResponse(case=case, reopened=case.status != S.CASE_STATUS_CLOSED)
 
     # --- the level above's steps -------------------------------------------------------
+
+    async def VoidCase(
+        self, request: svc.VoidCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.VoidCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        final.validate_void(request, v)
+        _text(v, "reason", request.reason, limit=self.settings.result_max_chars)
+        v.raise_if_any()
+        case = await self._end(
+            context,
+            request,
+            S.TRANSITION_VOIDED,
+            lambda row, actor: final.plan_void(row, actor=actor, request=request),
+        )
+        return svc.VoidCaseResponse(case=case)
+
+    async def TransferCase(
+        self, request: svc.TransferCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.TransferCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        final.validate_transfer(request, v)
+        _text(v, "reason", request.reason, limit=self.settings.result_max_chars)
+        v.raise_if_any()
+        case = await self._end(
+            context,
+            request,
+            S.TRANSITION_TRANSFERRED,
+            lambda row, actor: final.plan_transfer(row, actor=actor, request=request),
+        )
+        return svc.TransferCaseResponse(case=case)
+
+    async def _end(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: svc.VoidCaseRequest | svc.TransferCaseRequest,
+        transition: int,
+        make: Callable[[Any, str], domain.Step],
+    ) -> res.Case:
+        """Void or transfer: the district platform's final steps."""
+        acting, principal = request.acting_unit_code.strip(), principal_of(context)
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            final.check_platform(
+                row, acting=acting, district=self.policy.district, principal=principal
+            )
+            return [make(row, actor)]
+
+        return await self._act(request.case_id, request.request_id, transition, plan)
 
     async def FileCase(
         self, request: svc.FileCaseRequest, context: grpc.aio.ServicerContext

@@ -67,9 +67,11 @@ def decide(address: str, found: list[reg.AddressCandidate]) -> Geocoded:
 
 
 def failed_changes(error: str, *, district: Any, candidates: list[dict[str, Any]]) -> dict:
-    """A failed filing: the case waits in the district platform's queue."""
+    """A failed filing: the case waits in the district platform's queue, and counts in
+    the district's area (its grid_code is the district's code until it is filed)."""
     return {
         "filing_error": error,
+        "grid_code": district.code,
         "district_code": district.code,
         "district_name": district.name,
         "assigned_unit_code": district.code,

@@ -9,6 +9,8 @@ figure carries its numerator, denominator and the id of its formula:
 - handled_by_community / _street / _district (count(closed, <level>)): closed, solved by
   a community, the street, or the district platform and its departments;
 - explained (count(explained)): explained to the citizen (解释说明), closed or not;
+- voided (count(voided)): voided as invalid tickets (无效工单), never closed or rated;
+- transferred (count(transferred)): transferred out of the district (转办), likewise;
 - closed (count(closed)): closed (办结);
 - closure_rate (closed/received): the article's 办结率;
 - closure_rate_due (closed/due): GB/T 30428's 结案率, due = closed or past its deadline;
@@ -75,6 +77,8 @@ class _Tally:
     received: int = 0
     by_disposition: dict[int, int] | None = None
     explained: int = 0
+    voided: int = 0
+    transferred: int = 0
     closed: int = 0
     due: int = 0
     on_time: int = 0
@@ -103,6 +107,8 @@ def compute(cases: Iterable[tuple[str, list[Any]]], *, end: datetime) -> list[Fi
             t.by_disposition[disposition] = t.by_disposition.get(disposition, 0) + 1
         if status == S.CASE_STATUS_EXPLAINED or disposition == S.DISPOSITION_EXPLAINED:
             t.explained += 1
+        t.voided += status == S.CASE_STATUS_VOIDED
+        t.transferred += status == S.CASE_STATUS_TRANSFERRED
         overdue = S.TRANSITION_OVERDUE in transitions
         t.overdue += overdue
         t.supervised += S.TRANSITION_SUPERVISED in transitions
@@ -141,6 +147,8 @@ def compute(cases: Iterable[tuple[str, list[Any]]], *, end: datetime) -> list[Fi
             "closed, district",
         ),
         count("explained", "解释说明", t.explained, "explained"),
+        count("voided", "无效工单", t.voided, "voided"),
+        count("transferred", "转办", t.transferred, "transferred"),
         count("closed", "办结", t.closed, "closed"),
         Figure(
             "closure_rate",

@@ -93,6 +93,10 @@ cases = Table(
     Column("cell", BigInteger, nullable=True),
     # --- 0011: while waiting to be located by hand, the buildings its address may mean --
     Column("location_candidates", JSON, nullable=True),
+    # --- 0012: void and transfer ------------------------------------------------------
+    Column("void_reason", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("transfer_destination", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("transferred_to", String(100), nullable=False, default="", server_default=""),
 )
 Index("ix_cases_assigned_unit_deadline", cases.c.assigned_unit_code, cases.c.deadline_time)
 Index("ix_cases_next_due_at", cases.c.next_due_at)

@@ -22,6 +22,8 @@ class CaseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CASE_STATUS_RETURNED: _ClassVar[CaseStatus]
     CASE_STATUS_EXPLAINED: _ClassVar[CaseStatus]
     CASE_STATUS_MERGED: _ClassVar[CaseStatus]
+    CASE_STATUS_VOIDED: _ClassVar[CaseStatus]
+    CASE_STATUS_TRANSFERRED: _ClassVar[CaseStatus]
 
 class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -68,6 +70,22 @@ class Transition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSITION_OVERDUE: _ClassVar[Transition]
     TRANSITION_SUPERVISED: _ClassVar[Transition]
     TRANSITION_REDISPATCHED: _ClassVar[Transition]
+    TRANSITION_VOIDED: _ClassVar[Transition]
+    TRANSITION_TRANSFERRED: _ClassVar[Transition]
+
+class VoidReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VOID_REASON_UNSPECIFIED: _ClassVar[VoidReason]
+    VOID_REASON_PRANK: _ClassVar[VoidReason]
+    VOID_REASON_NO_CONTENT: _ClassVar[VoidReason]
+    VOID_REASON_DUPLICATE_EXTERNAL: _ClassVar[VoidReason]
+    VOID_REASON_NOT_GOVERNMENT: _ClassVar[VoidReason]
+
+class TransferDestination(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSFER_DESTINATION_UNSPECIFIED: _ClassVar[TransferDestination]
+    TRANSFER_DESTINATION_OTHER_DISTRICT: _ClassVar[TransferDestination]
+    TRANSFER_DESTINATION_HOTLINE: _ClassVar[TransferDestination]
 
 class Weekday(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -89,6 +107,8 @@ CASE_STATUS_CLOSED: CaseStatus
 CASE_STATUS_RETURNED: CaseStatus
 CASE_STATUS_EXPLAINED: CaseStatus
 CASE_STATUS_MERGED: CaseStatus
+CASE_STATUS_VOIDED: CaseStatus
+CASE_STATUS_TRANSFERRED: CaseStatus
 LEVEL_UNSPECIFIED: Level
 LEVEL_COMMUNITY: Level
 LEVEL_STREET: Level
@@ -123,6 +143,16 @@ TRANSITION_REMINDED: Transition
 TRANSITION_OVERDUE: Transition
 TRANSITION_SUPERVISED: Transition
 TRANSITION_REDISPATCHED: Transition
+TRANSITION_VOIDED: Transition
+TRANSITION_TRANSFERRED: Transition
+VOID_REASON_UNSPECIFIED: VoidReason
+VOID_REASON_PRANK: VoidReason
+VOID_REASON_NO_CONTENT: VoidReason
+VOID_REASON_DUPLICATE_EXTERNAL: VoidReason
+VOID_REASON_NOT_GOVERNMENT: VoidReason
+TRANSFER_DESTINATION_UNSPECIFIED: TransferDestination
+TRANSFER_DESTINATION_OTHER_DISTRICT: TransferDestination
+TRANSFER_DESTINATION_HOTLINE: TransferDestination
 WEEKDAY_UNSPECIFIED: Weekday
 WEEKDAY_MONDAY: Weekday
 WEEKDAY_TUESDAY: Weekday
@@ -179,7 +209,7 @@ class HistoryEntry(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name", "location_candidates")
+    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name", "location_candidates", "void_reason", "transfer_destination", "transferred_to")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -212,6 +242,9 @@ class Case(_message.Message):
     COMMUNITY_NAME_FIELD_NUMBER: _ClassVar[int]
     STREET_NAME_FIELD_NUMBER: _ClassVar[int]
     LOCATION_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    VOID_REASON_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_TO_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: CaseStatus
     level: Level
@@ -244,7 +277,10 @@ class Case(_message.Message):
     community_name: str
     street_name: str
     location_candidates: _containers.RepeatedCompositeFieldContainer[LocationCandidate]
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ..., location_candidates: _Optional[_Iterable[_Union[LocationCandidate, _Mapping]]] = ...) -> None: ...
+    void_reason: VoidReason
+    transfer_destination: TransferDestination
+    transferred_to: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ..., location_candidates: _Optional[_Iterable[_Union[LocationCandidate, _Mapping]]] = ..., void_reason: _Optional[_Union[VoidReason, str]] = ..., transfer_destination: _Optional[_Union[TransferDestination, str]] = ..., transferred_to: _Optional[str] = ...) -> None: ...
 
 class LocationCandidate(_message.Message):
     __slots__ = ("building_code", "address", "grid_code", "confidence")

@@ -140,6 +140,50 @@ class FileCaseResponse(_message.Message):
     case: _resources_pb2.Case
     def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
 
+class VoidCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "acting_unit_code", "reason_class", "reason", "duplicate_of")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTING_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_CLASS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_OF_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    acting_unit_code: str
+    reason_class: _resources_pb2.VoidReason
+    reason: str
+    duplicate_of: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., acting_unit_code: _Optional[str] = ..., reason_class: _Optional[_Union[_resources_pb2.VoidReason, str]] = ..., reason: _Optional[str] = ..., duplicate_of: _Optional[str] = ...) -> None: ...
+
+class VoidCaseResponse(_message.Message):
+    __slots__ = ("case",)
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    case: _resources_pb2.Case
+    def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
+
+class TransferCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "acting_unit_code", "destination", "destination_name", "reason")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTING_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    acting_unit_code: str
+    destination: _resources_pb2.TransferDestination
+    destination_name: str
+    reason: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., acting_unit_code: _Optional[str] = ..., destination: _Optional[_Union[_resources_pb2.TransferDestination, str]] = ..., destination_name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TransferCaseResponse(_message.Message):
+    __slots__ = ("case",)
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    case: _resources_pb2.Case
+    def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
+
 class RedispatchCaseRequest(_message.Message):
     __slots__ = ("case_id", "request_id", "acting_unit_code", "unit_code", "assisting_unit_codes", "note")
     CASE_ID_FIELD_NUMBER: _ClassVar[int]

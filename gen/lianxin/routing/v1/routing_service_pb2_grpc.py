@@ -70,6 +70,16 @@ class RoutingServiceStub:
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.FromString,
                 _registered_method=True)
+        self.VoidCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/VoidCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseResponse.FromString,
+                _registered_method=True)
+        self.TransferCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/TransferCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseResponse.FromString,
+                _registered_method=True)
         self.RedispatchCase = channel.unary_unary(
                 '/lianxin.routing.v1.RoutingService/RedispatchCase',
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.RedispatchCaseRequest.SerializeToString,
@@ -185,6 +195,25 @@ class RoutingServiceServicer:
         located (outside every grid, or an address that matched no building or several)
         by choosing its grid, or the unit to handle it; the case is filed and dispatched in
         the normal flow, the operator and the choice recorded in its history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VoidCase(self, request, context):
+        """无效工单: the district platform voids a case that is no request (a prank, no
+        content, a duplicate of an external ticket, not a government matter), with a reason
+        class and words. Final: no step follows; counted apart in GetStats (`voided`),
+        never in 办结 or the satisfaction base. The hotline sees the status and the words.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferCase(self, request, context):
+        """转办: the district platform transfers a case out of the district (to another
+        district's platform, or back to the hotline), with a reason. Final, counted apart
+        (`transferred`), like VoidCase.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -313,6 +342,16 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.FileCase,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.SerializeToString,
+            ),
+            'VoidCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseResponse.SerializeToString,
+            ),
+            'TransferCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseResponse.SerializeToString,
             ),
             'RedispatchCase': grpc.unary_unary_rpc_method_handler(
                     servicer.RedispatchCase,
@@ -565,6 +604,60 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/FileCase',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/VoidCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/TransferCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseResponse.FromString,
             options,
             channel_credentials,
             insecure,
