@@ -161,14 +161,21 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         end = from_ts(request.end_time) or self.clock.now()
         if request.HasField("end_time") and request.HasField("start_time") and start >= end:
             v.add("end_time", "must be after start_time")
+        version = request.formula_version.strip() or stats.CURRENT
+        if version not in stats.VERSIONS:
+            v.add("formula_version", f"must be one of {', '.join(stats.VERSIONS)}, or unset")
         v.raise_if_any()
         # Without an end the period runs to now, now included.
         bound = end if request.HasField("end_time") else end + timedelta(microseconds=1)
         rows = await self.db.read(
             lambda conn: store.stats_rows(conn, unit_code=code, start=start, end=bound)
         )
-        figures = stats.compute(rows, end=bound)
-        reply = svc.GetStatsResponse(unit_code=code, indicators=[f.to_proto() for f in figures])
+        figures = stats.compute(rows, end=bound, version=version)
+        reply = svc.GetStatsResponse(
+            unit_code=code,
+            indicators=[f.to_proto() for f in figures],
+            formula_version=version,
+        )
         to_ts(start, reply.start_time)
         to_ts(end, reply.end_time)
         return reply

@@ -176,3 +176,19 @@ async def test_voided_and_transferred_cases_are_counted_apart(system: System) ->
     assert figures["closed"] == (1, 1)
     assert figures["satisfaction_rate"] == (1, 1)
     assert figures["closure_rate_due"][1] == 1  # neither is due
+
+
+async def test_stats_name_their_formula_version_and_refuse_an_unknown_one(
+    system: System,
+) -> None:
+    reply = await system.routing.GetStats(svc.GetStatsRequest(unit_code=DISTRICT))
+    assert reply.formula_version == "2"
+    assert {i.formula_version for i in reply.indicators} == {"2"}
+    old = await system.routing.GetStats(
+        svc.GetStatsRequest(unit_code=DISTRICT, formula_version="1")
+    )
+    assert "voided" not in {i.id for i in old.indicators}
+    err = await fails(
+        system.routing.GetStats(svc.GetStatsRequest(unit_code=DISTRICT, formula_version="9"))
+    )
+    assert "formula_version" in violations(err)

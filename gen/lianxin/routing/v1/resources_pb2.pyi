@@ -295,7 +295,7 @@ class LocationCandidate(_message.Message):
     def __init__(self, building_code: _Optional[str] = ..., address: _Optional[str] = ..., grid_code: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class Indicator(_message.Message):
-    __slots__ = ("id", "label", "numerator", "denominator", "value", "formula_id", "formula", "rate")
+    __slots__ = ("id", "label", "numerator", "denominator", "value", "formula_id", "formula", "rate", "formula_version")
     ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     NUMERATOR_FIELD_NUMBER: _ClassVar[int]
@@ -304,6 +304,7 @@ class Indicator(_message.Message):
     FORMULA_ID_FIELD_NUMBER: _ClassVar[int]
     FORMULA_FIELD_NUMBER: _ClassVar[int]
     RATE_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: str
     label: str
     numerator: int
@@ -312,7 +313,8 @@ class Indicator(_message.Message):
     formula_id: str
     formula: str
     rate: bool
-    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., value: _Optional[float] = ..., formula_id: _Optional[str] = ..., formula: _Optional[str] = ..., rate: _Optional[bool] = ...) -> None: ...
+    formula_version: str
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., value: _Optional[float] = ..., formula_id: _Optional[str] = ..., formula: _Optional[str] = ..., rate: _Optional[bool] = ..., formula_version: _Optional[str] = ...) -> None: ...
 
 class LevelDeadline(_message.Message):
     __slots__ = ("level", "working_hours")

@@ -353,26 +353,30 @@ class SuperviseCaseResponse(_message.Message):
     def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
-    __slots__ = ("unit_code", "start_time", "end_time")
+    __slots__ = ("unit_code", "start_time", "end_time", "formula_version")
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
     unit_code: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    formula_version: str
+    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., formula_version: _Optional[str] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("unit_code", "start_time", "end_time", "indicators")
+    __slots__ = ("unit_code", "start_time", "end_time", "indicators", "formula_version")
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     INDICATORS_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
     unit_code: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     indicators: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Indicator]
-    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., indicators: _Optional[_Iterable[_Union[_resources_pb2.Indicator, _Mapping]]] = ...) -> None: ...
+    formula_version: str
+    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., indicators: _Optional[_Iterable[_Union[_resources_pb2.Indicator, _Mapping]]] = ..., formula_version: _Optional[str] = ...) -> None: ...
 
 class ListCategoriesRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
