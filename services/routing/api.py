@@ -38,7 +38,16 @@ from services.common.errors import (
 from services.common.interceptors import actor_var
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, to_ts
-from services.routing import domain, final, locating, metrics, policy_view, stats, store
+from services.routing import (
+    domain,
+    final,
+    locating,
+    metrics,
+    policy_view,
+    ranking,
+    stats,
+    store,
+)
 from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
 from services.routing.directory import Directory, RegistryDown
@@ -175,6 +184,56 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             unit_code=code,
             indicators=[f.to_proto() for f in figures],
             formula_version=version,
+        )
+        to_ts(start, reply.start_time)
+        to_ts(end, reply.end_time)
+        return reply
+
+    async def GetRanking(
+        self, request: svc.GetRankingRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetRankingResponse:
+        v = Violations()
+        version = request.formula_version.strip() or stats.CURRENT
+        area = request.unit_code.strip()
+        ranking.validate(
+            v, level=request.level, indicator_id=request.indicator_id, version=version, area=area
+        )
+        start = from_ts(request.start_time) or EPOCH
+        end = from_ts(request.end_time) or self.clock.now()
+        if request.HasField("end_time") and request.HasField("start_time") and start >= end:
+            v.add("end_time", "must be after start_time")
+        v.raise_if_any()
+        bound = end if request.HasField("end_time") else end + timedelta(microseconds=1)
+        rows = await self.db.read(
+            lambda conn: store.ranking_rows(
+                conn, unit_code=area or self.policy.district, start=start, end=bound
+            )
+        )
+        scored = ranking.rank(
+            rows, level=request.level, indicator_id=request.indicator_id, version=version, end=bound
+        )
+        named = []
+        for code, name, figure in scored:
+            if not name:
+                try:
+                    name = await self.directory.unit_name(code) or code
+                except RegistryDown:
+                    name = code  # the ranking stands without the name
+            named.append((code, name, figure))
+        reply = svc.GetRankingResponse(
+            level=request.level,
+            indicator_id=request.indicator_id,
+            lower_is_better=ranking.FIGURES[request.indicator_id],
+            formula_version=version,
+            entries=[
+                svc.RankingEntry(
+                    rank=e.rank,
+                    unit_code=e.unit_code,
+                    unit_name=e.unit_name,
+                    indicator=e.figure.to_proto(),
+                )
+                for e in ranking.with_ranks(named)
+            ],
         )
         to_ts(start, reply.start_time)
         to_ts(end, reply.end_time)

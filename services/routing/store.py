@@ -434,3 +434,36 @@ def stats_rows(
     for r in rows:
         by_case[r.case_id].append(r)
     return [(case_id, hist) for case_id, hist in by_case.items()]
+
+
+def ranking_rows(
+    conn: Connection, *, unit_code: str, start: datetime, end: datetime
+) -> list[tuple[Any, list[Any]]]:
+    """The cases located in an area received in [start, end) — each row with its grid,
+    community and street codes and names — with its history before `end`."""
+    scope = (
+        select(
+            cases.c.id,
+            cases.c.grid_code,
+            cases.c.community_code,
+            cases.c.community_name,
+            cases.c.street_code,
+            cases.c.street_name,
+        )
+        .where(
+            cases.c.created_at >= start,
+            cases.c.created_at < end,
+            cases.c.grid_code.like(_prefix(unit_code)),
+        )
+        .subquery()
+    )
+    out = {r.id: (r, []) for r in conn.execute(select(scope))}
+    rows = conn.execute(
+        select(history)
+        .join(scope, scope.c.id == history.c.case_id)
+        .where(history.c.time < end)
+        .order_by(history.c.case_id, history.c.sequence)
+    )
+    for r in rows:
+        out[r.case_id][1].append(r)
+    return list(out.values())

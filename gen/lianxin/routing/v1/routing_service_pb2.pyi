@@ -378,6 +378,52 @@ class GetStatsResponse(_message.Message):
     formula_version: str
     def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., indicators: _Optional[_Iterable[_Union[_resources_pb2.Indicator, _Mapping]]] = ..., formula_version: _Optional[str] = ...) -> None: ...
 
+class GetRankingRequest(_message.Message):
+    __slots__ = ("level", "indicator_id", "start_time", "end_time", "unit_code", "formula_version")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    INDICATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    level: _resources_pb2.Level
+    indicator_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    unit_code: str
+    formula_version: str
+    def __init__(self, level: _Optional[_Union[_resources_pb2.Level, str]] = ..., indicator_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit_code: _Optional[str] = ..., formula_version: _Optional[str] = ...) -> None: ...
+
+class RankingEntry(_message.Message):
+    __slots__ = ("rank", "unit_code", "unit_name", "indicator")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NAME_FIELD_NUMBER: _ClassVar[int]
+    INDICATOR_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    unit_code: str
+    unit_name: str
+    indicator: _resources_pb2.Indicator
+    def __init__(self, rank: _Optional[int] = ..., unit_code: _Optional[str] = ..., unit_name: _Optional[str] = ..., indicator: _Optional[_Union[_resources_pb2.Indicator, _Mapping]] = ...) -> None: ...
+
+class GetRankingResponse(_message.Message):
+    __slots__ = ("level", "indicator_id", "lower_is_better", "start_time", "end_time", "formula_version", "entries")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    INDICATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    LOWER_IS_BETTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    level: _resources_pb2.Level
+    indicator_id: str
+    lower_is_better: bool
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    formula_version: str
+    entries: _containers.RepeatedCompositeFieldContainer[RankingEntry]
+    def __init__(self, level: _Optional[_Union[_resources_pb2.Level, str]] = ..., indicator_id: _Optional[str] = ..., lower_is_better: _Optional[bool] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., formula_version: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[RankingEntry, _Mapping]]] = ...) -> None: ...
+
 class ListCategoriesRequest(_message.Message):
     __slots__ = ("page_size", "page_token")
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]

@@ -130,6 +130,11 @@ class RoutingServiceStub:
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.GetRanking = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/GetRanking',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingResponse.FromString,
+                _registered_method=True)
         self.ListCategories = channel.unary_unary(
                 '/lianxin.routing.v1.RoutingService/ListCategories',
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesRequest.SerializeToString,
@@ -290,6 +295,15 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRanking(self, request, context):
+        """考核排名: ranks the units of one level (communities, streets, or the district's
+        departments) by one figure over a period, each with numerator, denominator and
+        formula. Only units with cases in the period appear.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListCategories(self, request, context):
         """Lists the district's case categories, as the loaded policy declares them.
         """
@@ -402,6 +416,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'GetRanking': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRanking,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingResponse.SerializeToString,
             ),
             'ListCategories': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCategories,
@@ -928,6 +947,33 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/GetStats',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRanking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/GetRanking',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingResponse.FromString,
             options,
             channel_credentials,
             insecure,
