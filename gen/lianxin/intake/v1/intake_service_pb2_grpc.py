@@ -27,6 +27,16 @@ if _version_not_supported:
 
 class IntakeServiceStub:
     """Takes citizens' requests in once, from any channel, and answers for their status.
+
+    Caller metadata (until JWT bearer tokens replace it; the same keys on every service of
+    Lianxin, read in one place, services/common/auth.py):
+    x-lianxin-actor         who calls: "staff-<id>", "cli:<user>", "service:<name>" or a
+    hotline system's id; recorded as the actor of what it does.
+    x-lianxin-jurisdiction  a unit code prefix the caller acts within, e.g. "370402003";
+    where an RPC checks it, a unit outside is PERMISSION_DENIED.
+    x-lianxin-permissions   comma list, e.g. "pii:read".
+    x-lianxin-purpose       why personal data is read, percent-encoded UTF-8.
+    x-request-id            optional; echoed in logs and errors (a UUID when absent).
     """
 
     def __init__(self, channel):
@@ -64,6 +74,16 @@ class IntakeServiceStub:
 
 class IntakeServiceServicer:
     """Takes citizens' requests in once, from any channel, and answers for their status.
+
+    Caller metadata (until JWT bearer tokens replace it; the same keys on every service of
+    Lianxin, read in one place, services/common/auth.py):
+    x-lianxin-actor         who calls: "staff-<id>", "cli:<user>", "service:<name>" or a
+    hotline system's id; recorded as the actor of what it does.
+    x-lianxin-jurisdiction  a unit code prefix the caller acts within, e.g. "370402003";
+    where an RPC checks it, a unit outside is PERMISSION_DENIED.
+    x-lianxin-permissions   comma list, e.g. "pii:read".
+    x-lianxin-purpose       why personal data is read, percent-encoded UTF-8.
+    x-request-id            optional; echoed in logs and errors (a UUID when absent).
     """
 
     def SubmitCase(self, request, context):
@@ -148,6 +168,16 @@ def add_IntakeServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class IntakeService:
     """Takes citizens' requests in once, from any channel, and answers for their status.
+
+    Caller metadata (until JWT bearer tokens replace it; the same keys on every service of
+    Lianxin, read in one place, services/common/auth.py):
+    x-lianxin-actor         who calls: "staff-<id>", "cli:<user>", "service:<name>" or a
+    hotline system's id; recorded as the actor of what it does.
+    x-lianxin-jurisdiction  a unit code prefix the caller acts within, e.g. "370402003";
+    where an RPC checks it, a unit outside is PERMISSION_DENIED.
+    x-lianxin-permissions   comma list, e.g. "pii:read".
+    x-lianxin-purpose       why personal data is read, percent-encoded UTF-8.
+    x-request-id            optional; echoed in logs and errors (a UUID when absent).
     """
 
     @staticmethod

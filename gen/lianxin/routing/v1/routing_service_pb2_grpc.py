@@ -27,6 +27,10 @@ if _version_not_supported:
 
 class RoutingServiceStub:
     """The case workflow: filing, dispatch, handling, closure.
+
+    Caller metadata (until JWT bearer tokens replace it; see IntakeService): the
+    x-lianxin-actor is recorded as each step's actor; x-lianxin-jurisdiction, when stated,
+    must cover the acting_unit_code of FileCase, VoidCase and TransferCase.
     """
 
     def __init__(self, channel):
@@ -149,6 +153,10 @@ class RoutingServiceStub:
 
 class RoutingServiceServicer:
     """The case workflow: filing, dispatch, handling, closure.
+
+    Caller metadata (until JWT bearer tokens replace it; see IntakeService): the
+    x-lianxin-actor is recorded as each step's actor; x-lianxin-jurisdiction, when stated,
+    must cover the acting_unit_code of FileCase, VoidCase and TransferCase.
     """
 
     def GetCase(self, request, context):
@@ -442,6 +450,10 @@ def add_RoutingServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class RoutingService:
     """The case workflow: filing, dispatch, handling, closure.
+
+    Caller metadata (until JWT bearer tokens replace it; see IntakeService): the
+    x-lianxin-actor is recorded as each step's actor; x-lianxin-jurisdiction, when stated,
+    must cover the acting_unit_code of FileCase, VoidCase and TransferCase.
     """
 
     @staticmethod
