@@ -97,6 +97,12 @@ class Weekday(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEEKDAY_FRIDAY: _ClassVar[Weekday]
     WEEKDAY_SATURDAY: _ClassVar[Weekday]
     WEEKDAY_SUNDAY: _ClassVar[Weekday]
+
+class StandardKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STANDARD_KIND_UNSPECIFIED: _ClassVar[StandardKind]
+    STANDARD_KIND_COMPONENT: _ClassVar[StandardKind]
+    STANDARD_KIND_EVENT: _ClassVar[StandardKind]
 CASE_STATUS_UNSPECIFIED: CaseStatus
 CASE_STATUS_RECEIVED: CaseStatus
 CASE_STATUS_FILED: CaseStatus
@@ -161,6 +167,9 @@ WEEKDAY_THURSDAY: Weekday
 WEEKDAY_FRIDAY: Weekday
 WEEKDAY_SATURDAY: Weekday
 WEEKDAY_SUNDAY: Weekday
+STANDARD_KIND_UNSPECIFIED: StandardKind
+STANDARD_KIND_COMPONENT: StandardKind
+STANDARD_KIND_EVENT: StandardKind
 
 class Photo(_message.Message):
     __slots__ = ("filename", "content_type", "content", "sha256", "size_bytes")
@@ -325,20 +334,40 @@ class LevelDeadline(_message.Message):
     def __init__(self, level: _Optional[_Union[Level, str]] = ..., working_hours: _Optional[float] = ...) -> None: ...
 
 class Category(_message.Message):
-    __slots__ = ("code", "name", "first_level", "deadlines", "department", "assisting_departments")
+    __slots__ = ("code", "name", "first_level", "deadlines", "department", "assisting_departments", "hotline_class", "standard", "reminder_fraction")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FIRST_LEVEL_FIELD_NUMBER: _ClassVar[int]
     DEADLINES_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     ASSISTING_DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    HOTLINE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_FIELD_NUMBER: _ClassVar[int]
+    REMINDER_FRACTION_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     first_level: Level
     deadlines: _containers.RepeatedCompositeFieldContainer[LevelDeadline]
     department: str
     assisting_departments: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., first_level: _Optional[_Union[Level, str]] = ..., deadlines: _Optional[_Iterable[_Union[LevelDeadline, _Mapping]]] = ..., department: _Optional[str] = ..., assisting_departments: _Optional[_Iterable[str]] = ...) -> None: ...
+    hotline_class: str
+    standard: StandardClass
+    reminder_fraction: float
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., first_level: _Optional[_Union[Level, str]] = ..., deadlines: _Optional[_Iterable[_Union[LevelDeadline, _Mapping]]] = ..., department: _Optional[str] = ..., assisting_departments: _Optional[_Iterable[str]] = ..., hotline_class: _Optional[str] = ..., standard: _Optional[_Union[StandardClass, _Mapping]] = ..., reminder_fraction: _Optional[float] = ...) -> None: ...
+
+class StandardClass(_message.Message):
+    __slots__ = ("kind", "major_code", "major_name", "minor_code", "minor_name")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_CODE_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    MINOR_CODE_FIELD_NUMBER: _ClassVar[int]
+    MINOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    kind: StandardKind
+    major_code: str
+    major_name: str
+    minor_code: str
+    minor_name: str
+    def __init__(self, kind: _Optional[_Union[StandardKind, str]] = ..., major_code: _Optional[str] = ..., major_name: _Optional[str] = ..., minor_code: _Optional[str] = ..., minor_name: _Optional[str] = ...) -> None: ...
 
 class WorkingHours(_message.Message):
     __slots__ = ("start", "end")
