@@ -14,6 +14,7 @@
     lianxin demo                    play the article's first story against a running system
     lianxin demo article-table      play 龙山路街道's 258 requests; then `lianxin stats 龙山路街道`
     lianxin stats UNIT              a unit's key figures (name or code), from routing's history
+    lianxin ranking LEVEL           communities, streets or departments ranked by a figure
     lianxin queue UNIT              a command centre's work queue
     lianxin policy check FILE       validate a district policy file
 

@@ -3,6 +3,7 @@
 lianxin policy check FILE                     validate a district policy file
 lianxin stats UNIT [--from DATE] [--to DATE]  a unit's key figures (name or code)
 lianxin queue UNIT [--status S] [--overdue] [--supervised] [--level L]
+lianxin ranking LEVEL [--by FIGURE] [--period 2014-11 | --from D --to D] [--within UNIT]
 """
 
 from __future__ import annotations
@@ -41,6 +42,16 @@ def register(sub: argparse._SubParsersAction, target: Target) -> None:
     p.add_argument("--from", dest="start", help="cases received from this day or time")
     p.add_argument("--to", dest="end", help="… until before this day or time (default now)")
     p.set_defaults(func=lambda args: cmd_stats(args, target))
+
+    p = sub.add_parser("ranking", help="units of one level ranked by a figure (考核排名)")
+    p.add_argument("level", choices=sorted(RANK_LEVELS), help="which units to rank")
+    p.add_argument("--by", default="closure_rate", choices=RANK_FIGURES, help="the figure")
+    p.add_argument("--period", help="a month (2014-11), a day (2014-11-25), or FROM..TO")
+    p.add_argument("--from", dest="start", help="cases received from this day or time")
+    p.add_argument("--to", dest="end", help="… until before this day or time (default now)")
+    p.add_argument("--within", help="only units in this district or street (name or code)")
+    p.add_argument("--formula-version", default="", help="formula set (default the newest)")
+    p.set_defaults(func=lambda args: cmd_ranking(args, target))
 
     p = sub.add_parser("queue", help="a command centre's work queue, oldest deadline first")
     p.add_argument("unit", help="unit name or code")
@@ -164,6 +175,89 @@ def pad(text: str, width: int) -> str:
     """`text` padded to `width` terminal columns (CJK characters take two)."""
     used = sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
     return text + " " * max(1, width - used)
+
+
+# --- ranking -----------------------------------------------------------------------------
+
+RANK_LEVELS = {
+    "community": routing_res.LEVEL_COMMUNITY,
+    "street": routing_res.LEVEL_STREET,
+    "department": routing_res.LEVEL_DISTRICT,
+}
+RANK_FIGURES = [
+    "closure_rate",
+    "on_time_rate",
+    "response_rate",
+    "satisfaction_rate",
+    "rework_rate",
+    "reopen_rate",
+    "rework_or_reopen_rate",
+]
+
+
+def period_bounds(text: str) -> tuple[datetime, datetime]:
+    """A month (2014-11), a day (2014-11-25) or FROM..TO, in the district's time."""
+    if ".." in text:
+        a, _, b = text.partition("..")
+        return _when(a, option="--period"), _when(b, option="--period")
+    parts = text.split("-")
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        year, month = int(parts[0]), int(parts[1])
+        if not 1 <= month <= 12:
+            raise SystemExit(f"error: --period {text!r} is not a month like 2014-11")
+        start = datetime(year, month, 1, tzinfo=LOCAL)
+        nxt = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=LOCAL)
+        return start, nxt
+    day = _when(text, option="--period")
+    return day, day + timedelta(days=1)
+
+
+def cmd_ranking(args: argparse.Namespace, target: Target) -> int:
+    req = routing_svc.GetRankingRequest(
+        level=RANK_LEVELS[args.level],
+        indicator_id=args.by,
+        formula_version=args.formula_version,
+    )
+    start, end = period_bounds(args.period) if args.period else (None, None)
+    start = _when(args.start, option="--from") if args.start else start
+    end = _when(args.end, option="--to") if args.end else end
+    if start is not None:
+        req.start_time.FromDatetime(start)
+    if end is not None:
+        req.end_time.FromDatetime(end)
+    if args.within:
+        with grpc.insecure_channel(target(args, "registry")) as ch:
+            req.unit_code, _ = resolve_unit(ch, args.within)
+    with grpc.insecure_channel(target(args, "routing")) as ch:
+        try:
+            reply = routing_service_pb2_grpc.RoutingServiceStub(ch).GetRanking(req, timeout=30)
+        except grpc.RpcError as exc:
+            raise SystemExit(f"error: {exc.details()}") from None  # type: ignore[attr-defined]
+    print(ranking_table(reply, args.level))
+    return 0
+
+
+def ranking_table(reply: routing_svc.GetRankingResponse, level: str) -> str:
+    start = reply.start_time.ToDatetime().replace(tzinfo=UTC).astimezone(LOCAL)
+    end = reply.end_time.ToDatetime().replace(tzinfo=UTC).astimezone(LOCAL)
+    since = "the beginning" if start.year <= 1970 else start.strftime("%Y-%m-%d %H:%M")
+    order = "lower is better" if reply.lower_is_better else "higher is better"
+    lines = [
+        f"{level} ranking by {reply.indicator_id} ({order}), requests received from {since} "
+        f"to {end.strftime('%Y-%m-%d %H:%M')} (UTC+8), formulas v{reply.formula_version}",
+        f"  {'rank':>4}  {pad('unit', 34)}{'value':>8}   {'of':>11}   formula",
+    ]
+    for e in reply.entries:
+        i = e.indicator
+        rank = str(e.rank) if e.rank else "-"
+        unit = pad(f"{e.unit_name} ({e.unit_code})", 34)
+        lines.append(
+            f"  {rank:>4}  {unit}{percent(i.numerator, i.denominator):>8}   "
+            f"{f'{i.numerator}/{i.denominator}':>11}   {i.formula_id}"
+        )
+    if not reply.entries:
+        lines.append("  (no unit of this level has cases in the period)")
+    return "\n".join(lines)
 
 
 # --- queue -------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
 DEFAULT_POLICY = Path(__file__).parent / "policies" / "370402.yaml"
 
@@ -44,6 +44,40 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+HotlineClass = Literal[
+    "water",
+    "power",
+    "gas",
+    "heating",
+    "roads_transport",
+    "housing_property",
+    "environment_sanitation",
+    "market_supervision",
+    "labour_social_security",
+    "neighbourhood_dispute",
+    "other",
+]
+
+
+class StandardClass(_Strict):
+    """A GB/T 30428.2 class: 部件 (component) or 事件 (event), 大类 and, where the category
+    is exactly one, 小类 (whose code starts with the 大类's)."""
+
+    kind: Literal["component", "event"]
+    major: str = Field(pattern=r"^\d{2}$", description="大类 code, e.g. 02")
+    major_name: str = Field(min_length=1, description="大类 name, e.g. 宣传广告")
+    minor: str = Field("", pattern=r"^(\d{4})?$", description="小类 code, e.g. 0201")
+    minor_name: str = ""
+
+    @model_validator(mode="after")
+    def _minor_in_major(self) -> StandardClass:
+        if self.minor and not self.minor.startswith(self.major):
+            raise ValueError(f"小类 {self.minor} is not in 大类 {self.major}")
+        if bool(self.minor) != bool(self.minor_name):
+            raise ValueError("give minor and minor_name together")
+        return self
+
+
 class Category(_Strict):
     code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,63}$")
     name: str = Field(min_length=1, description="Chinese name, e.g. 家庭电路故障")
@@ -56,6 +90,8 @@ class Category(_Strict):
     )
     skill: str = Field("", description="Staff skill that picks the handler, e.g. electrical")
     deadline_hours: dict[LevelName, PositiveFloat] = Field(default_factory=dict)
+    hotline_class: HotlineClass = Field("other", description="The common 12345 class")
+    standard: StandardClass | None = Field(None, description="GB/T 30428.2 class, if any")
 
 
 class Calendar(_Strict):

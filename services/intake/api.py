@@ -114,9 +114,10 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             )
         )
 
-        case_row, atts, created = await self.db.write_batched(
-            _submit_batch, store.NewCase(row, att_rows, event)
-        )
+        outcome = await self.db.write_batched(_submit_batch, store.NewCase(row, att_rows, event))
+        if isinstance(outcome, Exception):
+            raise outcome
+        case_row, atts, created = outcome
         telemetry.label_case(case_row.id)
         if created:
             self.relay.kick()
@@ -210,6 +211,13 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
     async def WatchCases(
         self, request: svc.WatchCasesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[svc.WatchCasesResponse]:
+        if request.from_now:
+            watch.parse(request)  # every bad field before any effect
+            cursor = watch.encode_cursor(await self.db.read(watch.head))
+            await context.send_initial_metadata(((watch.CURSOR_KEY, cursor),))
+            request = svc.WatchCasesRequest(
+                channel=request.channel, unit_code=request.unit_code, cursor=cursor
+            )
         async for message in self.watcher.stream(request):
             yield message
 

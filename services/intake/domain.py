@@ -70,6 +70,41 @@ def validate_submission(
     v.raise_if_any()
 
 
+# What "the same content" means for a resubmission (AIP-155): the fields a submitter sets
+# besides the idempotency key, as stored (text trimmed, files by digest). Documented in
+# SubmitCaseRequest; a resubmission that differs in any of them is ALREADY_EXISTS.
+CONTENT_FIELDS = (
+    "reporter.name",
+    "reporter.phone",
+    "reporter.staff_id",
+    "location.point",
+    "location.address",
+    "category",
+    "description",
+    "attachments",
+)
+
+
+def content_of(row: Any, attachment_rows: list[Any]) -> dict[str, Any]:
+    """A case's content (CONTENT_FIELDS → value), from a stored row or a fresh one."""
+    point = None if row.latitude is None else (float(row.latitude), float(row.longitude))
+    return {
+        "reporter.name": row.reporter_name,
+        "reporter.phone": row.reporter_phone,
+        "reporter.staff_id": row.reporter_staff_id,
+        "location.point": point,
+        "location.address": row.address,
+        "category": row.category,
+        "description": row.description,
+        "attachments": [(a.filename, a.content_type, a.sha256) for a in attachment_rows],
+    }
+
+
+def content_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """The CONTENT_FIELDS in which two contents differ."""
+    return [f for f in CONTENT_FIELDS if a[f] != b[f]]
+
+
 def case_to_proto(
     row: Any,
     attachment_rows: list[Any],

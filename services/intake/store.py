@@ -28,6 +28,8 @@ from sqlalchemy import (
 )
 
 from services.common.bus import Staged, bus_tables, insert_ignore, stage
+from services.common.errors import AlreadyExists
+from services.intake import domain
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -118,10 +120,14 @@ class RowView:
         self.__dict__.update(values)
 
 
-def submit_cases(conn: Connection, *, items: list[NewCase]) -> list[tuple[Any, list[Any], bool]]:
+def submit_cases(
+    conn: Connection, *, items: list[NewCase]
+) -> list[tuple[Any, list[Any], bool] | AlreadyExists]:
     """Store a batch of submissions with one statement per table. A submission whose
     (channel, external_ref) exists — stored before or earlier in this batch — creates
-    nothing and gets the existing case. Returns (case, attachments, created) per item."""
+    nothing: with the same content (`domain.content_of`) it gets the existing case, with
+    other content an `AlreadyExists` naming that case. Returns (case, attachments,
+    created) or the error, per item."""
     existing = {(r.channel, r.external_ref): r for r in _by_refs(conn, {it.key for it in items})}
     fresh: dict[tuple[int, str], NewCase] = {}
     for it in items:
@@ -134,16 +140,36 @@ def submit_cases(conn: Connection, *, items: list[NewCase]) -> list[tuple[Any, l
             conn.execute(insert(attachments), att_rows)
         stage(conn, outbox, [it.event for it in fresh.values()])
     old_atts = get_attachments(conn, case_ids=[r.id for r in existing.values()])
-    out: list[tuple[Any, list[Any], bool]] = []
+    out: list[tuple[Any, list[Any], bool] | AlreadyExists] = []
     for it in items:
         if it.key in existing:
             row = existing[it.key]
-            out.append((row, old_atts[row.id], False))
+            found: tuple[Any, list[Any], bool] = (row, old_atts[row.id], False)
         else:
             first = fresh[it.key]
-            created = first is it
-            out.append((RowView(first.row), [RowView(a) for a in first.attachments], created))
+            row = RowView(first.row)
+            found = (row, [RowView(a) for a in first.attachments], first is it)
+        if found[2]:
+            out.append(found)
+            continue
+        mine = domain.content_of(RowView(it.row), [RowView(a) for a in it.attachments])
+        differs = domain.content_differences(domain.content_of(row, found[1]), mine)
+        out.append(_conflict(row, differs) if differs else found)
     return out
+
+
+def _conflict(row: Any, differs: list[str]) -> AlreadyExists:
+    return AlreadyExists(
+        f"case {row.id} already exists for this channel and external_ref with other "
+        f"content ({', '.join(differs)}); nothing was changed",
+        reason="EXTERNAL_REF_CONFLICT",
+        metadata={
+            "case_id": row.id,
+            "channel": str(row.channel),
+            "external_ref": row.external_ref,
+            "differing_fields": ",".join(differs),
+        },
+    )
 
 
 def _by_refs(conn: Connection, keys: set[tuple[int, str]]) -> list[Any]:

@@ -5,6 +5,7 @@ the next `seq`. A stream reads the rows after its cursor page by page, oldest fi
 then waits until intake's consumer has applied something new (`ChangeFeed`, set right
 after the commit; no polling). Every message carries the cursor of its change, so a client
 that reconnects with the last cursor it processed misses nothing and gets nothing twice.
+A stream `from_now` starts after the newest change at the call (no replay of history).
 
 Flow control: a stream holds at most one page (`page_size` rows) in memory; the next page
 is read only after the client has taken the previous one (gRPC's write waits while the
@@ -34,6 +35,7 @@ from services.common.errors import InvalidArgument, Violations
 from services.common.timeutil import to_ts
 from services.intake import domain, store
 
+CURSOR_KEY = "x-lianxin-cursor"  # initial metadata of a stream from_now: where it starts
 PAGE_SIZE = 100
 RECHECK_SECONDS = 30.0
 UNIT_CODE = re.compile(r"^[0-9A-Za-z-]{0,64}$")
@@ -95,6 +97,8 @@ def parse(request: svc.WatchCasesRequest) -> tuple[Filter, int]:
         after = decode_cursor(request.cursor)
     except InvalidArgument as exc:
         v.items.extend(exc.violations)
+    if request.from_now and request.cursor:
+        v.add("from_now", "give a cursor or from_now, not both")
     v.raise_if_any()
     return Filter(request.channel, request.unit_code), after
 
@@ -130,6 +134,12 @@ def load_page(conn: Connection, *, after: int, f: Filter, limit: int) -> tuple[l
     atts = store.get_attachments(conn, case_ids=sorted({r.id for r in rows}))
     scanned = head if len(rows) < limit else rows[-1].seq
     return [(r, atts[r.id]) for r in rows], scanned
+
+
+def head(conn: Connection) -> int:
+    """The newest position in the log (0 when empty): where a stream "from now" starts."""
+    t = store.timeline
+    return int(conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one())
 
 
 def to_message(row: Any, attachments: list[Any]) -> svc.WatchCasesResponse:

@@ -15,6 +15,8 @@ Who is told (AUDIENCES; every transition also goes to the subscribed hotline sys
 | extension_approved/refused    |                                                         |
 | returned, extension_requested | the level above (it re-dispatches / decides)            |
 | filing_failed                 | the hotline that handed it over (kept for manual filing)|
+| voided                        | the hotline (the reason class and words; no citizen SMS)|
+| transferred                   | the citizen (SMS: where to), the hotline                |
 | filed, accepted, rated        | subscribers only                                        |
 
 "The unit" is the named assignee when routing picked one, else the unit's handling staff
@@ -61,6 +63,8 @@ CITIZEN_AUDIENCE = "citizen"
 AUDIENCES: dict[str, tuple[str, ...]] = {
     "case.filed": (),
     "case.filing_failed": (ORIGIN,),
+    "case.voided": (ORIGIN,),
+    "case.transferred": (CITIZEN_AUDIENCE, ORIGIN),
     "case.dispatched": (UNIT, GRID),
     "case.redispatched": (UNIT, GRID),
     "case.accepted": (),

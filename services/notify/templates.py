@@ -47,6 +47,8 @@ TRANSITION_NAMES: dict[str, str] = {
     "case.overdue": "已超时",
     "case.supervised": "被督办",
     "case.redispatched": "已重新派单",
+    "case.voided": "已作为无效工单办结",
+    "case.transferred": "已转办",
 }
 
 _NEW_CASE = "【连心网】新案件{case_id_short}：{category_name}，{address}，请于{deadline}前处理。"
@@ -81,6 +83,15 @@ TEMPLATES: dict[tuple[str, str], Template] = {
     ),
     ("case.closed", "hotline"): _t(
         "【连心网】工单{external_ref}（案件{case_id_short}）已办结：{result}。", "2026.11-1"
+    ),
+    ("case.voided", "hotline"): _t(
+        "【连心网】工单{external_ref}（案件{case_id_short}）作为无效工单办结：{result}。"
+    ),
+    ("case.transferred", "citizen"): _t(
+        "【连心网】您反映的{category_name}问题不属本区办理，{result}。"
+    ),
+    ("case.transferred", "hotline"): _t(
+        "【连心网】工单{external_ref}（案件{case_id_short}）已转办：{result}。"
     ),
     ("case.explained", "citizen"): _t(
         "【连心网】关于您反映的{category_name}问题：{result}。感谢您的理解和支持。"

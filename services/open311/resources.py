@@ -18,13 +18,23 @@ from services.common.timeutil import from_ts
 from services.open311.upstream import Catalog
 
 CS = routing_res
-CLOSED = frozenset({CS.CASE_STATUS_CLOSED, CS.CASE_STATUS_EXPLAINED, CS.CASE_STATUS_MERGED})
+CLOSED = frozenset(
+    {
+        CS.CASE_STATUS_CLOSED,
+        CS.CASE_STATUS_EXPLAINED,
+        CS.CASE_STATUS_MERGED,
+        CS.CASE_STATUS_VOIDED,
+        CS.CASE_STATUS_TRANSFERRED,
+    }
+)
 UPDATE_STATUS = {
     CS.CASE_STATUS_IN_PROGRESS: "in_progress",
     CS.CASE_STATUS_RESOLVED: "in_progress",  # solved by the unit, not yet checked
     CS.CASE_STATUS_CLOSED: "closed",
     CS.CASE_STATUS_EXPLAINED: "no_further_action",
     CS.CASE_STATUS_MERGED: "duplicate",
+    CS.CASE_STATUS_VOIDED: "no_further_action",
+    CS.CASE_STATUS_TRANSFERRED: "not_responsible",
 }
 LEVEL_NAMES = {
     CS.LEVEL_COMMUNITY: "社区",
@@ -52,6 +62,8 @@ TRANSITION_NAMES = {
     CS.TRANSITION_OVERDUE: "已超时",
     CS.TRANSITION_SUPERVISED: "督办",
     CS.TRANSITION_REDISPATCHED: "重新派单",
+    CS.TRANSITION_VOIDED: "无效工单",
+    CS.TRANSITION_TRANSFERRED: "已转办",
 }
 RECEIVED_NOTE = "已受理，等待立案"
 

@@ -29,7 +29,7 @@ from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.common.interceptors import request_id_var
 from services.common.timeutil import to_ts, utcnow
-from services.registry import audit, domain, importer, metrics, store
+from services.registry import audit, domain, geocode, importer, metrics, store
 from services.registry.cases import CaseDirectory
 
 PAGE_DEFAULT = 100
@@ -38,6 +38,8 @@ SEARCH_DEFAULT = 20
 SEARCH_MAX = 100
 SEARCH_MAX_OFFSET = 10_000
 PERSON_CASES = 20
+GEOCODE_DEFAULT = 5
+GEOCODE_MAX = 20
 MAX_VIOLATIONS = 50
 VIEW_NAMES = {res.PERSONAL_DATA_VIEW_MASKED: "masked", res.PERSONAL_DATA_VIEW_FULL: "full"}
 LOCATED = metrics.LOCATE.labels("found")
@@ -102,6 +104,32 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             f"point (latitude {lat}, longitude {lon}) is outside every grid",
             reason="OUTSIDE_ALL_GRIDS",
             metadata={"latitude": str(lat), "longitude": str(lon)},
+        )
+
+    async def GeocodeAddress(
+        self, request: svc.GeocodeAddressRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GeocodeAddressResponse:
+        v = Violations()
+        said = geocode.normalize(request.address)
+        v.check(bool(said), "address", "is required")
+        v.check(len(request.address) <= 500, "address", "must be at most 500 characters")
+        v.check(
+            0 <= request.max_candidates <= GEOCODE_MAX,
+            "max_candidates",
+            f"must be between 0 and {GEOCODE_MAX}",
+        )
+        v.raise_if_any()
+        limit = request.max_candidates or GEOCODE_DEFAULT
+        found = await self.db.read(lambda conn: geocode.geocode(conn, address=said, limit=limit))
+        return svc.GeocodeAddressResponse(
+            candidates=[
+                svc.AddressCandidate(
+                    building=domain.building_to_proto(c.building),
+                    confidence=round(c.confidence, 4),
+                    exact=c.exact,
+                )
+                for c in found
+            ]
         )
 
     async def GetUnit(

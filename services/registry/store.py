@@ -120,6 +120,7 @@ buildings = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 Index("ix_buildings_grid", buildings.c.grid_code, buildings.c.code)
+Index("ix_buildings_address", buildings.c.address)  # 0003: exact geocoding
 
 households = Table(
     "households",

@@ -1,13 +1,14 @@
 """routing's gRPC servicer: the steps units, command centres and checkers take on a case,
 work queues, and statistics.
 
-Every step request is idempotent per `request_id`: a retry returns the case as it is now
-and writes nothing. Who may do what is checked from the request: a decision "by the level
-above" (approving or refusing an extension, supervising, re-dispatching a returned case)
-names the acting command centre in `acting_unit_code`, which must be a district, street or
-community whose area holds the case and which stands above the case's unit. Until JWT
-lands, that code is taken as stated (the caller's identity is `x-lianxin-actor`); the
-token's jurisdiction will be checked against it in the same place (`domain.check_above`).
+Every step request is idempotent per (case, `request_id`): a retry returns the case as it
+is now and writes nothing; a request id is scoped to its case. Who may do what is checked
+from the request: a decision "by the level above" (approving or refusing an extension,
+supervising, re-dispatching a returned case) names the acting command centre in
+`acting_unit_code`, which must be a district, street or community whose area holds the
+case and which stands above the case's unit. Until JWT lands, that code is taken as stated
+(the caller's identity is `x-lianxin-actor`); the token's jurisdiction will be checked
+against it in the same place (`domain.check_above`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.common import bus, paging, telemetry
+from services.common.auth import principal_of
 from services.common.blobs import BlobStore, check_upload, digest
 from services.common.db import Database
 from services.common.errors import (
@@ -37,13 +39,24 @@ from services.common.errors import (
 from services.common.interceptors import actor_var
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, to_ts
-from services.routing import domain, metrics, policy_view, stats, store
+from services.routing import (
+    domain,
+    final,
+    locating,
+    metrics,
+    policy_view,
+    ranking,
+    stats,
+    store,
+)
 from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
 from services.routing.directory import Directory, RegistryDown
+from services.routing.events import first_target
 
 S = res
-QUEUE_STATUSES = sorted(domain.OPEN)
+# A work queue: the open cases, and (the district's) those waiting to be located by hand.
+QUEUE_STATUSES = sorted(domain.OPEN | {S.CASE_STATUS_RECEIVED})
 MAX_EXTENSION_HOURS = 400.0
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -103,7 +116,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
     ) -> svc.ListWorkQueueResponse:
         v = Violations()
         v.check(bool(request.unit_code), "unit_code", "is required")
-        if request.status and request.status not in domain.OPEN:
+        if request.status and request.status not in QUEUE_STATUSES:
             names = ", ".join(domain.status_name(s) for s in QUEUE_STATUSES)
             v.add("status", f"must be an open status: {names}")
         if request.level not in res.Level.values():
@@ -116,6 +129,8 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidArgument([("page_token", "is not a token this service issued")]) from exc
         statuses = [request.status] if request.status else QUEUE_STATUSES
+        if request.to_locate_only:
+            statuses = [s for s in statuses if s == S.CASE_STATUS_RECEIVED]
 
         def load(conn: Connection) -> tuple[list[Any], dict[str, list[str]]]:
             rows = store.work_queue(
@@ -156,14 +171,71 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         end = from_ts(request.end_time) or self.clock.now()
         if request.HasField("end_time") and request.HasField("start_time") and start >= end:
             v.add("end_time", "must be after start_time")
+        version = request.formula_version.strip() or stats.CURRENT
+        if version not in stats.VERSIONS:
+            v.add("formula_version", f"must be one of {', '.join(stats.VERSIONS)}, or unset")
         v.raise_if_any()
         # Without an end the period runs to now, now included.
         bound = end if request.HasField("end_time") else end + timedelta(microseconds=1)
         rows = await self.db.read(
             lambda conn: store.stats_rows(conn, unit_code=code, start=start, end=bound)
         )
-        figures = stats.compute(rows, end=bound)
-        reply = svc.GetStatsResponse(unit_code=code, indicators=[f.to_proto() for f in figures])
+        figures = stats.compute(rows, end=bound, version=version)
+        reply = svc.GetStatsResponse(
+            unit_code=code,
+            indicators=[f.to_proto() for f in figures],
+            formula_version=version,
+        )
+        to_ts(start, reply.start_time)
+        to_ts(end, reply.end_time)
+        return reply
+
+    async def GetRanking(
+        self, request: svc.GetRankingRequest, context: grpc.aio.ServicerContext
+    ) -> svc.GetRankingResponse:
+        v = Violations()
+        version = request.formula_version.strip() or stats.CURRENT
+        area = request.unit_code.strip()
+        ranking.validate(
+            v, level=request.level, indicator_id=request.indicator_id, version=version, area=area
+        )
+        start = from_ts(request.start_time) or EPOCH
+        end = from_ts(request.end_time) or self.clock.now()
+        if request.HasField("end_time") and request.HasField("start_time") and start >= end:
+            v.add("end_time", "must be after start_time")
+        v.raise_if_any()
+        bound = end if request.HasField("end_time") else end + timedelta(microseconds=1)
+        rows = await self.db.read(
+            lambda conn: store.ranking_rows(
+                conn, unit_code=area or self.policy.district, start=start, end=bound
+            )
+        )
+        scored = ranking.rank(
+            rows, level=request.level, indicator_id=request.indicator_id, version=version, end=bound
+        )
+        named = []
+        for code, name, figure in scored:
+            if not name:
+                try:
+                    name = await self.directory.unit_name(code) or code
+                except RegistryDown:
+                    name = code  # the ranking stands without the name
+            named.append((code, name, figure))
+        reply = svc.GetRankingResponse(
+            level=request.level,
+            indicator_id=request.indicator_id,
+            lower_is_better=ranking.FIGURES[request.indicator_id],
+            formula_version=version,
+            entries=[
+                svc.RankingEntry(
+                    rank=e.rank,
+                    unit_code=e.unit_code,
+                    unit_name=e.unit_name,
+                    indicator=e.figure.to_proto(),
+                )
+                for e in ranking.with_ranks(named)
+            ],
+        )
         to_ts(start, reply.start_time)
         to_ts(end, reply.end_time)
         return reply
@@ -423,6 +495,103 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
 
     # --- the level above's steps -------------------------------------------------------
 
+    async def VoidCase(
+        self, request: svc.VoidCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.VoidCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        final.validate_void(request, v)
+        _text(v, "reason", request.reason, limit=self.settings.result_max_chars)
+        v.raise_if_any()
+        case = await self._end(
+            context,
+            request,
+            S.TRANSITION_VOIDED,
+            lambda row, actor: final.plan_void(row, actor=actor, request=request),
+        )
+        return svc.VoidCaseResponse(case=case)
+
+    async def TransferCase(
+        self, request: svc.TransferCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.TransferCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        final.validate_transfer(request, v)
+        _text(v, "reason", request.reason, limit=self.settings.result_max_chars)
+        v.raise_if_any()
+        case = await self._end(
+            context,
+            request,
+            S.TRANSITION_TRANSFERRED,
+            lambda row, actor: final.plan_transfer(row, actor=actor, request=request),
+        )
+        return svc.TransferCaseResponse(case=case)
+
+    async def _end(
+        self,
+        context: grpc.aio.ServicerContext,
+        request: svc.VoidCaseRequest | svc.TransferCaseRequest,
+        transition: int,
+        make: Callable[[Any, str], domain.Step],
+    ) -> res.Case:
+        """Void or transfer: the district platform's final steps."""
+        acting, principal = request.acting_unit_code.strip(), principal_of(context)
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            final.check_platform(
+                row, acting=acting, district=self.policy.district, principal=principal
+            )
+            return [make(row, actor)]
+
+        return await self._act(request.case_id, request.request_id, transition, plan)
+
+    async def FileCase(
+        self, request: svc.FileCaseRequest, context: grpc.aio.ServicerContext
+    ) -> svc.FileCaseResponse:
+        v = _step_violations(request.case_id, request.request_id)
+        locating.validate(request, v)
+        note = _text(v, "note", request.note, required=False)
+        v.raise_if_any()
+        field = "grid_code" if request.grid_code.strip() else "unit_code"
+        chosen = (request.grid_code or request.unit_code).strip()
+        acting, principal = request.acting_unit_code.strip(), principal_of(context)
+        row = await self._current(request.case_id, request.request_id)
+        place = target = None
+        if row is not None:
+            domain.check_allowed(row, S.TRANSITION_FILED)
+            locating.check_may_file(
+                row, acting=acting, chosen=chosen, field=field, principal=principal
+            )
+            try:
+                place = await locating.place_of(self.directory, chosen, field)
+                if field == "grid_code":
+                    target = await first_target(self.sla, self.directory, row.category, place)
+                else:
+                    category = self.sla.category(row.category)
+                    named = await self._named(
+                        domain.Target(domain.unit_level(chosen), chosen, ""), field
+                    )
+                    staff = await self.directory.staff_with_skill(chosen, category.skill)
+                    target = dataclasses.replace(named, staff_id=staff)
+            except RegistryDown as exc:
+                raise Unavailable(
+                    f"registry is not answering: {exc}", reason="REGISTRY_DOWN"
+                ) from exc
+        actor = actor_var.get()
+
+        def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
+            domain.check_allowed(row, S.TRANSITION_FILED)
+            locating.check_may_file(
+                row, acting=acting, chosen=chosen, field=field, principal=principal
+            )
+            if place is None or target is None:
+                raise _changed(row.id)
+            return locating.plan_file(
+                row, sla=self.sla, actor=actor, place=place, target=target, note=note, now=now
+            )
+
+        case = await self._act(request.case_id, request.request_id, S.TRANSITION_FILED, plan)
+        return svc.FileCaseResponse(case=case)
+
     async def RedispatchCase(
         self, request: svc.RedispatchCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.RedispatchCaseResponse:
@@ -562,7 +731,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         (a retry of a request already done, or a case merged into another)."""
 
         def load(conn: Connection) -> Any:
-            if request_id and store.seen_request(conn, request_id=request_id) is not None:
+            if (
+                request_id
+                and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
+            ):
                 return None
             row = store.get_case(conn, case_id=case_id)
             if row is None:
@@ -598,7 +770,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         now = self.clock.now()
 
         def check(conn: Connection) -> bool:
-            if request_id and store.seen_request(conn, request_id=request_id) is not None:
+            if (
+                request_id
+                and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
+            ):
                 return False
             row = domain.load_for_step(conn, case_id)
             domain.check_allowed(row, transition)
@@ -617,12 +792,13 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
 
         def job(conn: Connection) -> tuple[res.Case, list[tuple[int, res.Case]]]:
             if request_id:
-                seen = store.seen_request(conn, request_id=request_id)
+                seen = store.seen_request(conn, case_id=case_id, request_id=request_id)
                 if seen is not None:
-                    if seen.case_id != case_id or seen.transition != transition:
+                    if seen.transition != transition:
                         raise FailedPrecondition(
-                            f"request_id {request_id} was used for another request",
+                            f"request_id {request_id} was used for another step of case {case_id}",
                             reason="REQUEST_ID_REUSED",
+                            metadata={"case_id": case_id, "request_id": request_id},
                         )
                     row = store.get_case(conn, case_id=case_id)
                     assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]

@@ -55,6 +55,20 @@ class Directory:
             raise RegistryDown(f"registry LocateGrid: {exc.code().name}") from exc
         return found, ""
 
+    async def geocode(self, address: str) -> list[reg.AddressCandidate]:
+        """The buildings an address may mean, best first (registry's GeocodeAddress)."""
+        try:
+            found = await self.stub.GeocodeAddress(
+                reg.GeocodeAddressRequest(address=address),
+                timeout=self.timeout,
+                metadata=SERVICE_ACTOR,
+            )
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in ANSWERS:
+                return []
+            raise RegistryDown(f"registry GeocodeAddress: {exc.code().name}") from exc
+        return list(found.candidates)
+
     async def unit_name(self, code: str) -> str | None:
         """The name of a district, street, community or department; None if unknown."""
         if domain.is_department(code):

@@ -68,6 +68,17 @@ MERGEABLE = frozenset(
     }
 )
 
+# What a case may be voided or transferred from: before anyone reported it solved.
+NOT_YET_RESOLVED = frozenset(
+    {
+        S.CASE_STATUS_RECEIVED,
+        S.CASE_STATUS_FILED,
+        S.CASE_STATUS_DISPATCHED,
+        S.CASE_STATUS_IN_PROGRESS,
+        S.CASE_STATUS_RETURNED,
+    }
+)
+
 # transition → (statuses it may start from, status it leads to or SAME)
 STEPS: dict[int, tuple[frozenset[int], int]] = {
     S.TRANSITION_FILED: (frozenset({S.CASE_STATUS_RECEIVED}), S.CASE_STATUS_FILED),
@@ -96,6 +107,8 @@ STEPS: dict[int, tuple[frozenset[int], int]] = {
     S.TRANSITION_REMINDED: (CLOCK, SAME),
     S.TRANSITION_OVERDUE: (CLOCK, SAME),
     S.TRANSITION_SUPERVISED: (CLOCK, SAME),
+    S.TRANSITION_VOIDED: (NOT_YET_RESOLVED, S.CASE_STATUS_VOIDED),
+    S.TRANSITION_TRANSFERRED: (NOT_YET_RESOLVED, S.CASE_STATUS_TRANSFERRED),
 }
 
 # Steps a follower (a case merged into another) takes with its master: the ones a citizen
@@ -111,6 +124,8 @@ FOLLOWED = frozenset(
         S.TRANSITION_EXPLAINED,
         S.TRANSITION_REWORKED,
         S.TRANSITION_REOPENED,
+        S.TRANSITION_VOIDED,
+        S.TRANSITION_TRANSFERRED,
     }
 )
 
@@ -378,6 +393,9 @@ def _follow(
         "result": master.result,
         "disposition": master.disposition,
         "closed_at": master.closed_at,
+        "void_reason": master.void_reason,
+        "transfer_destination": master.transfer_destination,
+        "transferred_to": master.transferred_to,
         "version": version,
         "updated_at": now,
         "next_due_at": None,
@@ -727,6 +745,9 @@ def case_to_proto(
         pending_extension_hours=row.pending_extension_hours or 0.0,
         community_name=row.community_name,
         street_name=row.street_name,
+        void_reason=getattr(row, "void_reason", 0),
+        transfer_destination=getattr(row, "transfer_destination", 0),
+        transferred_to=getattr(row, "transferred_to", ""),
     )
     if row.deadline_time is not None:
         to_ts(row.deadline_time, c.deadline_time)
@@ -734,6 +755,8 @@ def case_to_proto(
         to_ts(row.reminder_at, c.reminder_time)
     to_ts(row.created_at, c.create_time)
     to_ts(row.updated_at, c.update_time)
+    for cand in getattr(row, "location_candidates", None) or ():
+        c.location_candidates.add(**cand)
     for h in history_rows or ():
         c.history.append(history_to_proto(h))
     return c

@@ -10,6 +10,7 @@ the redelivery finds the inbox row and does nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -20,7 +21,7 @@ from lianxin.routing.v1 import resources_pb2 as res
 from services.common import telemetry
 from services.common.bus import Apply, RetryLater
 from services.common.policy import Policy
-from services.routing import domain, metrics, store
+from services.routing import domain, locating, metrics, store
 from services.routing.clock import Clock
 from services.routing.directory import Directory, RegistryDown
 
@@ -49,9 +50,19 @@ class Filer:
         if event.WhichOneof("body") != "case_received":
             return
         case = event.case_received.case
+        candidates: list[dict[str, Any]] = []
         try:
-            located, error = await self._locate(case)
-            target = await self._first_target(case.category, located) if located else None
+            located, error, candidates = await self._locate(case)
+            target = (
+                await first_target(self.sla, self.directory, case.category, located)
+                if located
+                else None
+            )
+            district = None
+            if target is None:  # it waits in the district platform's queue
+                code = self.policy.district
+                name = await self.directory.unit_name(code) or code
+                district = SimpleNamespace(code=code, name=name)
         except RegistryDown as exc:
             raise RetryLater(str(exc)) from exc
         traceparent = telemetry.inject_headers().get("traceparent")
@@ -72,12 +83,9 @@ class Filer:
                 metrics.FILING_FAILURES.labels(
                     "outside_grids" if case.location.HasField("point") else "no_point"
                 ).inc()
-                file(
-                    conn,
-                    domain.Step(
-                        res.TRANSITION_FILING_FAILED, "system", error, {"filing_error": error}
-                    ),
-                )
+                assert district is not None
+                changes = locating.failed_changes(error, district=district, candidates=candidates)
+                file(conn, domain.Step(res.TRANSITION_FILING_FAILED, "system", error, changes))
                 return
             place = {
                 "grid_code": located.grid.code,
@@ -89,14 +97,18 @@ class Filer:
                 "district_name": located.district.name,
             }
             p = case.location.point
-            found = domain.find_master(
-                conn,
-                policy=self.policy,
-                case_id=case.id,
-                category=case.category,
-                lat=p.latitude,
-                lon=p.longitude,
-                now=now,
+            found = (
+                domain.find_master(
+                    conn,
+                    policy=self.policy,
+                    case_id=case.id,
+                    category=case.category,
+                    lat=p.latitude,
+                    lon=p.longitude,
+                    now=now,
+                )
+                if case.location.HasField("point")
+                else None  # located by its address: no point to compare
             )
             if found is not None:
                 master, metres = found
@@ -119,10 +131,14 @@ class Filer:
                 )
                 return
             outcome.append("dispatched")
+            via = f" by its address ({candidates[0]['address']})" if candidates else ""
             file(
                 conn,
                 domain.Step(
-                    res.TRANSITION_FILED, "system", f"located to grid {located.grid.name}", place
+                    res.TRANSITION_FILED,
+                    "system",
+                    f"located to grid {located.grid.name}" + via,
+                    {**place, "location_candidates": None},
                 ),
             )
             file(
@@ -146,33 +162,46 @@ class Filer:
             if outcome and outcome[0] == "dispatched" and self.on_dispatched is not None:
                 self.on_dispatched()
 
-    async def _locate(self, case: intake_res.Case) -> tuple[Any, str]:
-        if not case.location.HasField("point"):
-            return None, "NOT_FOUND: the case has an address but no point; file it by hand"
-        p = case.location.point
-        return await self.directory.locate(p.latitude, p.longitude)
+    async def _locate(self, case: intake_res.Case) -> tuple[Any, str, list[dict[str, Any]]]:
+        """Where the case is (registry's LocateGrid answer), why not, and — for an
+        address without a point — the buildings it may mean."""
+        if case.location.HasField("point"):
+            p = case.location.point
+            located, error = await self.directory.locate(p.latitude, p.longitude)
+            return located, error, []
+        address = case.location.address.strip()
+        geo = locating.decide(address, await self.directory.geocode(address))
+        if geo.building is None:
+            return None, geo.error, geo.candidates
+        b = geo.building.location
+        located, error = await self.directory.locate(b.latitude, b.longitude)
+        return located, error, geo.candidates
 
-    async def _first_target(self, category_code: str, located: Any) -> domain.Target:
-        category = self.sla.category(category_code)
-        level = domain.LEVELS[category.first_level]
-        unit = {
-            res.LEVEL_COMMUNITY: located.community,
-            res.LEVEL_STREET: located.street,
-            res.LEVEL_DISTRICT: located.district,
-        }[level]
-        target = domain.Target(level, unit.code, unit.name)
-        if level == res.LEVEL_DISTRICT and category.department:
-            target = domain.Target(
-                level,
-                category.department,
-                "",
-                tuple((d, "") for d in category.assisting_departments),
-            )
-        target = await self.directory.named(target)
-        staff = await self.directory.staff_with_skill(target.unit_code, category.skill)
-        return domain.Target(
-            target.level, target.unit_code, target.unit_name, target.assisting, staff
+
+async def first_target(
+    sla: domain.Sla, directory: Directory, category_code: str, located: Any
+) -> domain.Target:
+    """The unit a located case goes to first: the category's first level of its place
+    (at district level, the category's department with its helpers), named, with the
+    staff member who has the category's skill."""
+    category = sla.category(category_code)
+    level = domain.LEVELS[category.first_level]
+    unit = {
+        res.LEVEL_COMMUNITY: located.community,
+        res.LEVEL_STREET: located.street,
+        res.LEVEL_DISTRICT: located.district,
+    }[level]
+    target = domain.Target(level, unit.code, unit.name)
+    if level == res.LEVEL_DISTRICT and category.department:
+        target = domain.Target(
+            level,
+            category.department,
+            "",
+            tuple((d, "") for d in category.assisting_departments),
         )
+    target = await directory.named(target)
+    staff = await directory.staff_with_skill(target.unit_code, category.skill)
+    return domain.Target(target.level, target.unit_code, target.unit_name, target.assisting, staff)
 
 
 def new_row(case: intake_res.Case, now: Any) -> dict[str, Any]:

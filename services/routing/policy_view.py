@@ -32,15 +32,31 @@ def _deadlines(policy: Policy, category: Category | None) -> list[res.LevelDeadl
     return out
 
 
+KINDS = {"component": res.STANDARD_KIND_COMPONENT, "event": res.STANDARD_KIND_EVENT}
+
+
 def category_to_proto(policy: Policy, c: Category) -> res.Category:
-    return res.Category(
+    out = res.Category(
         code=c.code,
         name=c.name,
         first_level=LEVELS[c.first_level],
         deadlines=_deadlines(policy, c),
         department=c.department,
         assisting_departments=c.assisting_departments,
+        hotline_class=c.hotline_class,
+        reminder_fraction=policy.reminder_fraction,
     )
+    if c.standard is not None:
+        out.standard.CopyFrom(
+            res.StandardClass(
+                kind=KINDS[c.standard.kind],
+                major_code=c.standard.major,
+                major_name=c.standard.major_name,
+                minor_code=c.standard.minor,
+                minor_name=c.standard.minor_name,
+            )
+        )
+    return out
 
 
 def policy_to_proto(policy: Policy) -> res.Policy:

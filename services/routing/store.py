@@ -95,6 +95,12 @@ cases = Table(
     Column("origin_traceparent", String(100), nullable=True),
     # --- 0005: the spatial cell of the point (see `cell_of`), for the duplicate search --
     Column("cell", BigInteger, nullable=True),
+    # --- 0007: while waiting to be located by hand, the buildings its address may mean --
+    Column("location_candidates", JSON, nullable=True),
+    # --- 0008: void and transfer ------------------------------------------------------
+    Column("void_reason", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("transfer_destination", Integer, nullable=False, default=0, server_default=text("0")),
+    Column("transferred_to", String(100), nullable=False, default="", server_default=""),
 )
 Index("ix_cases_assigned_unit_deadline", cases.c.assigned_unit_code, cases.c.deadline_time)
 Index("ix_cases_next_due_at", cases.c.next_due_at)
@@ -147,12 +153,14 @@ assisting = Table(
 )
 Index("ix_assisting_unit_code", assisting.c.unit_code)
 
+# Step requests already applied: a request_id is scoped to its case (0006).
 requests = Table(
     "requests",
     metadata,
-    Column("request_id", String(64), primary_key=True),
+    Column("request_id", String(64), nullable=False),
     Column("case_id", String(36), nullable=False),
     Column("transition", Integer, nullable=False),
+    PrimaryKeyConstraint("case_id", "request_id"),
 )
 
 outbox, inbox = bus_tables(metadata)
@@ -176,7 +184,9 @@ _GET_ASSISTING = (
 )
 _DELETE_ASSISTING = delete(assisting).where(assisting.c.case_id == bindparam("case_id"))
 _INSERT_ASSISTING = insert(assisting)
-_SEEN_REQUEST = select(requests).where(requests.c.request_id == bindparam("request_id"))
+_SEEN_REQUEST = select(requests).where(
+    requests.c.case_id == bindparam("case_id"), requests.c.request_id == bindparam("request_id")
+)
 _INSERT_REQUEST = insert(requests)
 
 
@@ -222,8 +232,9 @@ def referenced_photos(conn: Connection, digests: list[str]) -> set[str]:
     )
 
 
-def seen_request(conn: Connection, *, request_id: str) -> Any:
-    return conn.execute(_SEEN_REQUEST, {"request_id": request_id}).first()
+def seen_request(conn: Connection, *, case_id: str, request_id: str) -> Any:
+    """The step this case's `request_id` was used for, if it was."""
+    return conn.execute(_SEEN_REQUEST, {"case_id": case_id, "request_id": request_id}).first()
 
 
 def record_request(conn: Connection, *, request_id: str, case_id: str, transition: int) -> None:
@@ -446,3 +457,36 @@ def stats_rows(
     for r in rows:
         by_case[r.case_id].append(r)
     return [(case_id, hist) for case_id, hist in by_case.items()]
+
+
+def ranking_rows(
+    conn: Connection, *, unit_code: str, start: datetime, end: datetime
+) -> list[tuple[Any, list[Any]]]:
+    """The cases located in an area received in [start, end) — each row with its grid,
+    community and street codes and names — with its history before `end`."""
+    scope = (
+        select(
+            cases.c.id,
+            cases.c.grid_code,
+            cases.c.community_code,
+            cases.c.community_name,
+            cases.c.street_code,
+            cases.c.street_name,
+        )
+        .where(
+            cases.c.created_at >= start,
+            cases.c.created_at < end,
+            cases.c.grid_code.like(_prefix(unit_code)),
+        )
+        .subquery()
+    )
+    out = {r.id: (r, []) for r in conn.execute(select(scope))}
+    rows = conn.execute(
+        select(history)
+        .join(scope, scope.c.id == history.c.case_id)
+        .where(history.c.time < end)
+        .order_by(history.c.case_id, history.c.sequence)
+    )
+    for r in rows:
+        out[r.case_id][1].append(r)
+    return list(out.values())

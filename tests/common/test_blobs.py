@@ -47,7 +47,11 @@ async def test_refused_requests_write_no_file_and_the_sweep_takes_only_orphans(
         again = intake_svc.SubmitCaseRequest()
         again.CopyFrom(req)
         again.attachments[0].content = PNG + b"other bytes"
-        assert not (await system.intake.SubmitCase(again)).created
+        # Other content under the same reference is refused (ALREADY_EXISTS), file unwritten.
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await system.intake.SubmitCase(again)
+        assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        assert not (await system.intake.SubmitCase(req)).created  # the same: no new file
         assert len(files(attachments)) == 1
 
         # routing: a result photo for a case not yet accepted is refused, and not stored.

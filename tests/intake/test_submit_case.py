@@ -70,11 +70,63 @@ async def test_submit_case_stores_the_case_and_reads_it_back(intake) -> None:
 
 async def test_submitting_the_same_channel_and_reference_twice_creates_one_case(intake) -> None:
     first = await intake.SubmitCase(light_report("12345-0001"))
-    again = await intake.SubmitCase(light_report("12345-0001", description="重复提交"))
+    # The same content, written a little differently (surrounding spaces are trimmed).
+    again = await intake.SubmitCase(
+        light_report("12345-0001", description=" 家中电灯一直闪个不停 ")
+    )
     assert first.created and not again.created
     assert again.case.id == first.case.id
     listed = await intake.ListCases(svc.ListCasesRequest())
     assert [c.id for c in listed.cases] == [first.case.id]
+
+
+async def test_a_resubmission_with_other_content_is_refused_and_changes_nothing(intake) -> None:
+    first = await intake.SubmitCase(light_report("12345-0002"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await intake.SubmitCase(light_report("12345-0002", description="更正：是楼道的灯"))
+    assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    info, _ = error_details(err.value)
+    assert info.reason == "EXTERNAL_REF_CONFLICT"
+    assert info.metadata["case_id"] == first.case.id
+    assert info.metadata["differing_fields"] == "description"
+    got = await intake.GetCase(svc.GetCaseRequest(case_id=first.case.id))
+    assert got.case.description == "家中电灯一直闪个不停"
+    listed = await intake.ListCases(svc.ListCasesRequest())
+    assert [c.id for c in listed.cases] == [first.case.id]
+
+
+async def test_another_photo_or_place_is_other_content(intake) -> None:
+    first = await intake.SubmitCase(light_report("12345-0003"))
+    photo = light_report("12345-0003")
+    photo.attachments.add(filename="light.png", content_type="image/png", content=PNG)
+    moved = light_report("12345-0003")
+    moved.location.point.latitude = 34.9
+    for req, field in ((photo, "attachments"), (moved, "location.point")):
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await intake.SubmitCase(req)
+        assert err.value.code() == grpc.StatusCode.ALREADY_EXISTS
+        info, _ = error_details(err.value)
+        assert (info.metadata["case_id"], info.metadata["differing_fields"]) == (
+            first.case.id,
+            field,
+        )
+    got = await intake.GetCase(svc.GetCaseRequest(case_id=first.case.id))
+    assert not got.case.attachments
+
+
+async def test_concurrent_submissions_with_one_reference_and_two_contents(intake) -> None:
+    import asyncio
+
+    reqs = [light_report("burst-2", description=f"版本{i % 2}") for i in range(10)]
+    results = await asyncio.gather(*(intake.SubmitCase(r) for r in reqs), return_exceptions=True)
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert len(ok) + len(refused) == 10
+    assert len({r.case.id for r in ok}) == 1 and sum(r.created for r in ok) == 1
+    kept = ok[0].case.description
+    assert all(r.case.description == kept for r in ok)
+    assert len(refused) == 5
+    assert all(e.code() == grpc.StatusCode.ALREADY_EXISTS for e in refused)
 
 
 async def test_the_same_reference_on_another_channel_is_another_case(intake) -> None:

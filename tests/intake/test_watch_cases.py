@@ -211,3 +211,36 @@ async def test_bad_filters_and_cursors_are_invalid_argument_naming_each_field(
         await call.read()
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert set(violations(caught.value)) == {"channel", "unit_code", "cursor"}
+
+
+async def test_a_stream_from_now_sees_only_new_changes_and_its_start_cursor_resumes(
+    intake: IntakeStub, js: JetStreamContext
+) -> None:
+    old = await submit(intake, "now-1")
+    await transition(js, old, 1, "old-1")
+    await transition(js, old, 2, "old-2")
+    replay = intake.WatchCases(svc.WatchCasesRequest())
+    await take(replay, 2)  # both old changes are applied
+    replay.cancel()
+
+    live = intake.WatchCases(svc.WatchCasesRequest(from_now=True))
+    start = dict(await live.initial_metadata())["x-lianxin-cursor"]
+    await transition(js, old, 3, "new-3")
+    (first,) = await take(live, 1)
+    live.cancel()
+    assert first.change.note == "new-3"
+    # The start cursor is a place in the log like any other: resuming there gets the same.
+    resumed = intake.WatchCases(svc.WatchCasesRequest(cursor=start))
+    (again,) = await take(resumed, 1)
+    resumed.cancel()
+    assert (again.change.note, again.cursor) == ("new-3", first.cursor)
+
+
+async def test_from_now_with_a_cursor_is_invalid(intake: IntakeStub) -> None:
+    first = await submit(intake, "now-2")
+    assert first
+    call = intake.WatchCases(svc.WatchCasesRequest(from_now=True, cursor="abc"))
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await call.read()
+    assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "from_now" in violations(err.value)

@@ -13,11 +13,12 @@ from typing import Any
 
 import grpc
 import pytest
+from google.protobuf import json_format
 from nats.js import JetStreamContext
 
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.notify.v1 import notify_service_pb2 as svc
-from lianxin.notify.v1 import notify_service_pb2_grpc
+from lianxin.notify.v1 import notify_service_pb2_grpc, webhook_pb2
 from lianxin.notify.v1 import resources_pb2 as res
 from services.common.ids import uuid7
 from services.common.server import ServiceHost
@@ -111,6 +112,15 @@ async def test_a_receiver_verifies_signatures_and_rejects_replays_tampering_and_
         sub.secret, int(headers["X-Lianxin-Timestamp"]), request.body
     )
     assert request.json["id"] == delivery.id and request.json["text"] == delivery.body
+    # The body is the documented message (protos/lianxin/notify/v1/webhook.proto): a strict
+    # parse with the generated class takes every field of it.
+    parsed = json_format.Parse(request.body, webhook_pb2.WebhookPayload())
+    assert (parsed.id, parsed.case_id, parsed.event_type) == (delivery.id, case_id, "case.closed")
+    assert parsed.case.status == "CLOSED" and parsed.case.version == 6
+    assert (
+        json_format.MessageToDict(parsed, preserving_proto_field_name=True)["case"]["case_id"]
+        == case_id
+    )
 
     # An attacker who captured the request sends it again, or changes it, or re-signs an
     # old one: the receiver refuses all three.

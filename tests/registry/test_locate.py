@@ -64,9 +64,47 @@ async def test_a_point_in_a_village_names_the_village_and_its_town(
     r = await registry.LocateGrid(
         svc.LocateGridRequest(location=res.LatLng(latitude=34.89, longitude=117.59))
     )
-    assert r.grid.code == "370402101201001"
-    assert (r.community.name, r.community.type_name) == ("东塔村", "村")
+    assert r.grid.code == "370402101202001"
+    assert (r.community.name, r.community.type_name) == ("西塔村", "村")
     assert (r.street.name, r.street.type_name) == ("税郭镇", "镇")
+
+
+async def test_dongta_village_lies_in_guangminglu_street_as_the_article_says(
+    registry: RegistryServiceStub,
+) -> None:
+    # 光明路街道东塔村党支部 (the party-branch story): the village east of the street's
+    # city communities.
+    r = await registry.LocateGrid(
+        svc.LocateGridRequest(location=res.LatLng(latitude=34.83, longitude=117.585))
+    )
+    assert r.grid.code == "370402004201001"
+    assert (r.community.name, r.community.type_name) == ("东塔村", "村")
+    assert (r.street.name, r.street.type_name) == ("光明路街道", "街道")
+
+
+@pytest.mark.parametrize(
+    ("place", "community"),
+    [
+        ("檀香苑", "檀香社区"),
+        ("华西小区", "光明社区"),
+        ("龙宾路", "长乐社区"),
+        ("文化四村", "文化社区"),
+        ("幸福小区", "幸福社区"),
+        ("公胜街", "龙山社区"),
+    ],
+)
+async def test_the_civilised_city_inspection_sites_are_buildings_of_the_demo(
+    registry: RegistryServiceStub, place: str, community: str
+) -> None:
+    found = await registry.SearchRegistry(svc.SearchRegistryRequest(query=place, page_size=100))
+    addresses = [h.building.address for h in found.hits if h.HasField("building")]
+    assert addresses and all(place in a and community in a for a in addresses)
+    (first,) = (
+        await registry.GeocodeAddress(
+            svc.GeocodeAddressRequest(address=addresses[0], max_candidates=1)
+        )
+    ).candidates
+    assert first.exact and first.building.grid_code
 
 
 async def test_latitude_91_is_invalid_argument_naming_the_field(

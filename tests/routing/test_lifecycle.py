@@ -742,3 +742,15 @@ async def test_a_retried_escalation_with_the_same_request_id_climbs_once(system:
         )
     )
     assert error_details(err)[0].reason == "REQUEST_ID_REUSED"
+
+
+async def test_a_request_id_is_scoped_to_its_case(system: System) -> None:
+    one = await new_case(system, "idem-2")
+    two = await new_case(system, "idem-3")
+    first = await escalate(system, one.id, "hotline-step-1")
+    # The same request id on another case is another request: it escalates that case too.
+    other = await escalate(system, two.id, "hotline-step-1")
+    assert other.id == two.id and other.level == first.level
+    assert transitions(await get(system, two.id)).count("ESCALATED") == 1
+    again = await escalate(system, one.id, "hotline-step-1")
+    assert again.version == first.version

@@ -18,7 +18,7 @@ from tests.conftest import running, settings_for, violations
 
 # The district's file, changed where a reader could tell a copy from the real thing.
 CHANGES = {
-    'version: "2014.11-2"': 'version: "2026.12-test"',
+    'version: "2014.11-3"': 'version: "2026.12-test"',
     "reminder_fraction: 0.75": "reminder_fraction: 0.6",
     "    - 2015-02-24\n": "    - 2015-02-24\n    - 2026-12-25\n",
 }
@@ -63,7 +63,7 @@ async def test_list_categories_and_get_policy_show_the_loaded_policy(
             token = reply.next_page_token
             if not token:
                 break
-        assert pages == 3  # nine categories, four a page
+        assert pages == 5  # eighteen categories, four a page
         assert [c.code for c in seen] == [c.code for c in policy.categories]
         by_code = {c.code: c for c in seen}
         tree = by_code["tree_fallen"]
@@ -78,11 +78,43 @@ async def test_list_categories_and_get_policy_show_the_loaded_policy(
         assert vending.department == "370402-D-CITYMGMT"
         assert list(vending.assisting_departments) == ["370402-D-SANITATION"]
         assert [d.working_hours for d in vending.deadlines] == [16.0, 8.0, 16.0]
+        # GB/T 30428.2 classes where one applies, and the common 12345 classes.
+        advert = by_code["wild_advertising"].standard
+        assert (advert.kind, advert.major_code, advert.minor_code, advert.minor_name) == (
+            res.STANDARD_KIND_EVENT,
+            "02",
+            "0201",
+            "非法小广告",
+        )
+        assert vending.standard.minor_code == "0501" and vending.hotline_class == (
+            "environment_sanitation"
+        )
+        assert not by_code["neighbour_dispute"].HasField("standard")
+        assert {c.hotline_class for c in seen} >= {
+            "water",
+            "power",
+            "gas",
+            "heating",
+            "roads_transport",
+            "housing_property",
+            "environment_sanitation",
+            "market_supervision",
+            "labour_social_security",
+            "neighbourhood_dispute",
+            "other",
+        }
+        assert by_code["community_facility"].first_level == res.LEVEL_COMMUNITY
+        assert by_code["other"].first_level == res.LEVEL_DISTRICT
+        assert all(c.reminder_fraction == pytest.approx(0.6) for c in seen)
+        for c in policy.categories:  # every field as the file has it
+            shown = by_code[c.code]
+            assert shown.hotline_class == c.hotline_class
+            assert shown.HasField("standard") == (c.standard is not None)
 
         got = (await stub.GetPolicy(svc.GetPolicyRequest())).policy
         assert got.version == "2026.12-test" and got.district_code == "370402"
         assert got.reminder_fraction == pytest.approx(0.6)
-        assert got.category_count == 9
+        assert got.category_count == 18
         cal = got.calendar
         assert cal.utc_offset == "+08:00"
         assert list(cal.work_days) == [

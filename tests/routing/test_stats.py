@@ -93,3 +93,52 @@ def test_a_rate_with_nothing_to_divide_is_zero_not_an_error() -> None:
     assert out["closure_rate"].denominator == 0
     assert out["closure_rate"].formula_id == "closed/received"
     assert out["satisfaction_rate"].to_proto().rate
+
+
+def accepted(at: datetime, deadline: datetime) -> SimpleNamespace:
+    return row(S.TRANSITION_ACCEPTED, S.CASE_STATUS_IN_PROGRESS, time=at, deadline_time=deadline)
+
+
+def test_reopens_count_and_an_explained_then_closed_case_is_no_longer_in_closed() -> None:
+    reopened_case = [
+        *closed(S.DISPOSITION_COMMUNITY),
+        rated(S.SATISFACTION_UNSATISFIED),
+        row(S.TRANSITION_REOPENED, S.CASE_STATUS_DISPATCHED),
+    ]  # reopened after an unsatisfied rating: open again
+    reworked_case = closed(
+        S.DISPOSITION_STREET,
+        row(S.TRANSITION_REWORKED, S.CASE_STATUS_IN_PROGRESS),
+        row(S.TRANSITION_RESOLVED, S.CASE_STATUS_RESOLVED),
+    )
+    explained_closed = [
+        *dispatched(),
+        row(S.TRANSITION_EXPLAINED, S.CASE_STATUS_EXPLAINED),
+        row(S.TRANSITION_CLOSED, S.CASE_STATUS_CLOSED, disposition=S.DISPOSITION_EXPLAINED),
+    ]
+    plain = closed(S.DISPOSITION_DISTRICT)
+    cases = [reopened_case, reworked_case, explained_closed, plain]
+    now = figures(cases)
+    assert now["reopened"] == (1, 1)
+    assert now["closed"] == (2, 1)  # street + district: 办结 = the levels' sum
+    assert now["closed"][0] == sum(
+        now[k][0] for k in ("handled_by_community", "handled_by_street", "handled_by_district")
+    )
+    assert now["explained"] == (1, 1)
+    assert now["rework_rate"] == (1, 2)  # misses the reopened case …
+    assert now["rework_or_reopen_rate"] == (2, 4)  # … which this one counts
+    assert now["reopen_rate"] == (1, 4)
+
+    old = {
+        f.id: (f.numerator, f.denominator, f.version)
+        for f in stats.compute([(f"c{i}", r) for i, r in enumerate(cases)], end=END, version="1")
+    }
+    assert old["closed"] == (3, 1, "1")  # as reports computed before version 2 said
+    assert "reopened" not in old and "voided" not in old
+
+
+def test_response_counts_the_first_acceptance_before_its_deadline() -> None:
+    on_time = [*dispatched(), accepted(PAST, END)]
+    late = [*dispatched(), accepted(END, PAST)]
+    never = dispatched()
+    got = figures([on_time, late, never])
+    assert got["response_rate"] == (1, 3)

@@ -23,6 +23,13 @@ from tests.system import story_submission
 S = res
 CLOCK = {S.CASE_STATUS_DISPATCHED, S.CASE_STATUS_IN_PROGRESS}
 SAME = None
+NOT_YET_RESOLVED = {
+    S.CASE_STATUS_RECEIVED,
+    S.CASE_STATUS_FILED,
+    S.CASE_STATUS_DISPATCHED,
+    S.CASE_STATUS_IN_PROGRESS,
+    S.CASE_STATUS_RETURNED,
+}
 
 # The lifecycle as the issue states it: step → (statuses it may start from, where it leads;
 # None: a flag that leaves the status as it is).
@@ -53,6 +60,9 @@ LIFECYCLE: dict[int, tuple[set[int], int | None]] = {
     S.TRANSITION_REMINDED: (CLOCK, SAME),
     S.TRANSITION_OVERDUE: (CLOCK, SAME),
     S.TRANSITION_SUPERVISED: (CLOCK, SAME),
+    # 无效工单 / 转办: final, from any status before the case was reported solved.
+    S.TRANSITION_VOIDED: (NOT_YET_RESOLVED, S.CASE_STATUS_VOIDED),
+    S.TRANSITION_TRANSFERRED: (NOT_YET_RESOLVED, S.CASE_STATUS_TRANSFERRED),
 }
 STATUSES = [s for s in res.CaseStatus.values() if s]
 PAIRS = [(t, s) for t in LIFECYCLE for s in STATUSES]

@@ -14,6 +14,11 @@ services.registry.generate.populate, seeded): demo-370402-buildings.geojson,
 demo-370402-households.csv and demo-370402-persons.csv — a few buildings per grid, their
 households and residents, every one recorded (the audit of the demo finds nothing).
 
+The article's places are where it puts them: 龙山路街道 with 辛庄、龙山、檀香社区 (the first
+story), the inspection sites of the second (檀香苑、华西小区、龙宾路、文化四村、幸福小区、
+公胜街, as the buildings of one grid each: ARTICLE_PLACES), 光明路街道 with 长乐社区 and
+东塔村 (its party-branch story), 税郭镇 with its villages.
+
 Fixed points the demo story relies on: 张胜起's home (lat 34.8605, lon 117.5585) lies in
 grid 370402003001001 of 辛庄社区, looked after by 韩丽源; the 辛庄社区 electrician is
 `staff-xinzhuang-electrician`. 张胜起 himself (an elderly man living alone, phone
@@ -42,12 +47,14 @@ Box = tuple[float, float, float, float]
 
 DISTRICT = ("370402", "市中区", (117.50, 34.82, 117.62, 34.90))
 
-# (code, name, (west, south, east, north)); the kind (街道 / 镇) is the name's ending.
-STREETS: list[tuple[str, str, Box]] = [
-    ("370402001", "中心街街道", (117.50, 34.82, 117.55, 34.90)),
-    ("370402003", "龙山路街道", (117.55, 34.85, 117.58, 34.90)),
-    ("370402004", "光明路街道", (117.55, 34.82, 117.58, 34.85)),
-    ("370402101", "税郭镇", (117.58, 34.82, 117.62, 34.90)),
+# (code, name, boxes (west, south, east, north)): the street is the union of its boxes
+# (光明路街道 is L-shaped: its villages lie east of its city communities); the kind
+# (街道 / 镇) is the name's ending.
+STREETS: list[tuple[str, str, list[Box]]] = [
+    ("370402001", "中心街街道", [(117.50, 34.82, 117.55, 34.90)]),
+    ("370402003", "龙山路街道", [(117.55, 34.85, 117.58, 34.90)]),
+    ("370402004", "光明路街道", [(117.55, 34.82, 117.58, 34.85), (117.58, 34.82, 117.62, 34.84)]),
+    ("370402101", "税郭镇", [(117.58, 34.84, 117.62, 34.90)]),
 ]
 # (code, name, box, lon cuts, lat cuts): its grids are the cells between the cuts. The
 # street is the code's first nine digits; the kind (社区 / 村) is the name's ending.
@@ -59,10 +66,23 @@ COMMUNITIES: list[tuple[str, str, Box, list[float], list[float]]] = [
     ("370402003003", "檀香社区", (117.55, 34.885, 117.58, 34.90), [117.56, 117.57], []),
     ("370402004001", "长乐社区", (117.55, 34.82, 117.565, 34.85), [], [34.83, 34.84]),
     ("370402004002", "光明社区", (117.565, 34.82, 117.58, 34.85), [117.5725], [34.835]),
-    ("370402101001", "税郭社区", (117.58, 34.82, 117.62, 34.84), [117.593, 117.607], []),
-    ("370402101201", "东塔村", (117.58, 34.86, 117.62, 34.90), [117.60], [34.88]),
-    ("370402101202", "西塔村", (117.58, 34.84, 117.62, 34.86), [117.593, 117.607], []),
+    # 东塔村 belongs to 光明路街道 (the article's party-branch story: 光明路街道东塔村党支部).
+    ("370402004201", "东塔村", (117.58, 34.82, 117.62, 34.84), [117.593, 117.607], []),
+    ("370402101001", "税郭社区", (117.58, 34.84, 117.62, 34.86), [117.593, 117.607], []),
+    ("370402101202", "西塔村", (117.58, 34.86, 117.62, 34.90), [117.60], [34.88]),
 ]
+
+# The places of the article's second story (the civilised-city inspection of 28 November:
+# 檀香苑、华西小区、龙宾路、文化四村、幸福小区、公胜街) as the buildings of one grid each:
+# grid code → the compound or road its buildings' addresses name instead of a made-up one.
+ARTICLE_PLACES = {
+    "370402003003003": "檀香苑",  # 檀香社区
+    "370402004002003": "华西小区",  # 光明社区
+    "370402004001001": "龙宾路157号院",  # 长乐社区
+    "370402001001003": "文化四村",  # 文化社区
+    "370402001002001": "幸福小区",  # 幸福社区
+    "370402003002001": "公胜街46号院",  # 龙山社区
+}
 
 DEPARTMENTS = [
     ("370402-D-POWER", "市中区供电服务中心", "electrical"),
@@ -124,8 +144,17 @@ def cells(bbox: Box, lon_cuts: list[float], lat_cuts: list[float]) -> list[Box]:
     ]
 
 
+def union(boxes: list[Box]) -> dict[str, Any]:
+    """The union of edge-sharing boxes as one GeoJSON Polygon, counter-clockwise."""
+    from shapely import geometry, ops
+
+    merged = ops.unary_union([geometry.box(*b) for b in boxes])
+    ring = geometry.polygon.orient(merged, sign=1.0).exterior.coords
+    return {"type": "Polygon", "coordinates": [[[round(x, 6), round(y, 6)] for x, y in ring]]}
+
+
 def feature(
-    code: str, name: str, level: str, type_name: str, parent: str, bbox: Box
+    code: str, name: str, level: str, type_name: str, parent: str, bbox: Box | list[Box]
 ) -> dict[str, Any]:
     return {
         "type": "Feature",
@@ -137,7 +166,7 @@ def feature(
             "type_name": type_name,
             "parent_code": parent,
         },
-        "geometry": rect(*bbox),
+        "geometry": union(bbox) if isinstance(bbox, list) else rect(*bbox),
     }
 
 
@@ -237,6 +266,12 @@ def ledgers(doc: dict[str, Any]) -> tuple[dict[str, Any], list[list[str]], list[
         rng=random.Random(370402),
         today=date(2026, 11, 1),
     )
+    for f in feats:  # the article's places, where it puts them
+        props = f["properties"]
+        place = ARTICLE_PLACES.get(props["code"].split("-")[0])
+        if place is not None:
+            prefix = props["address"][: props["address"].index("社区") + 2]
+            props["address"] = f"{prefix}{place}{props['name']}"
     home = next(f for f in feats if f["properties"]["code"] == ZHANG_BUILDING)
     home["properties"].update(name="3号楼", address="龙山路街道辛庄社区辛庄路12号院3号楼")
     home["geometry"] = {"type": "Point", "coordinates": [HOME[1], HOME[0]]}

@@ -78,14 +78,16 @@ class ListCasesResponse(_message.Message):
     def __init__(self, cases: _Optional[_Iterable[_Union[_resources_pb2.Case, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class WatchCasesRequest(_message.Message):
-    __slots__ = ("channel", "unit_code", "cursor")
+    __slots__ = ("channel", "unit_code", "cursor", "from_now")
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    FROM_NOW_FIELD_NUMBER: _ClassVar[int]
     channel: _resources_pb2.Channel
     unit_code: str
     cursor: str
-    def __init__(self, channel: _Optional[_Union[_resources_pb2.Channel, str]] = ..., unit_code: _Optional[str] = ..., cursor: _Optional[str] = ...) -> None: ...
+    from_now: bool
+    def __init__(self, channel: _Optional[_Union[_resources_pb2.Channel, str]] = ..., unit_code: _Optional[str] = ..., cursor: _Optional[str] = ..., from_now: _Optional[bool] = ...) -> None: ...
 
 class WatchCasesResponse(_message.Message):
     __slots__ = ("change", "case", "cursor")

@@ -27,6 +27,16 @@ if _version_not_supported:
 
 class IntakeServiceStub:
     """Takes citizens' requests in once, from any channel, and answers for their status.
+
+    Caller metadata (until JWT bearer tokens replace it; the same keys on every service of
+    Lianxin, read in one place, services/common/auth.py):
+    x-lianxin-actor         who calls: "staff-<id>", "cli:<user>", "service:<name>" or a
+    hotline system's id; recorded as the actor of what it does.
+    x-lianxin-jurisdiction  a unit code prefix the caller acts within, e.g. "370402003";
+    where an RPC checks it, a unit outside is PERMISSION_DENIED.
+    x-lianxin-permissions   comma list, e.g. "pii:read".
+    x-lianxin-purpose       why personal data is read, percent-encoded UTF-8.
+    x-request-id            optional; echoed in logs and errors (a UUID when absent).
     """
 
     def __init__(self, channel):
@@ -64,11 +74,25 @@ class IntakeServiceStub:
 
 class IntakeServiceServicer:
     """Takes citizens' requests in once, from any channel, and answers for their status.
+
+    Caller metadata (until JWT bearer tokens replace it; the same keys on every service of
+    Lianxin, read in one place, services/common/auth.py):
+    x-lianxin-actor         who calls: "staff-<id>", "cli:<user>", "service:<name>" or a
+    hotline system's id; recorded as the actor of what it does.
+    x-lianxin-jurisdiction  a unit code prefix the caller acts within, e.g. "370402003";
+    where an RPC checks it, a unit outside is PERMISSION_DENIED.
+    x-lianxin-permissions   comma list, e.g. "pii:read".
+    x-lianxin-purpose       why personal data is read, percent-encoded UTF-8.
+    x-request-id            optional; echoed in logs and errors (a UUID when absent).
     """
 
     def SubmitCase(self, request, context):
-        """Submits a case. Idempotent per (channel, external_ref): a resubmission returns the
-        case created the first time and creates nothing.
+        """Submits a case. Idempotent per (channel, external_ref), AIP-155 style: a
+        resubmission with the same content (see SubmitCaseRequest) returns the case created
+        the first time with `created` false and changes nothing; one with other content
+        fails with ALREADY_EXISTS, changes nothing, and its google.rpc.ErrorInfo (reason
+        EXTERNAL_REF_CONFLICT) carries the existing case in metadata `case_id`, and the
+        differing fields, comma-separated, in `differing_fields`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -144,6 +168,16 @@ def add_IntakeServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class IntakeService:
     """Takes citizens' requests in once, from any channel, and answers for their status.
+
+    Caller metadata (until JWT bearer tokens replace it; the same keys on every service of
+    Lianxin, read in one place, services/common/auth.py):
+    x-lianxin-actor         who calls: "staff-<id>", "cli:<user>", "service:<name>" or a
+    hotline system's id; recorded as the actor of what it does.
+    x-lianxin-jurisdiction  a unit code prefix the caller acts within, e.g. "370402003";
+    where an RPC checks it, a unit outside is PERMISSION_DENIED.
+    x-lianxin-permissions   comma list, e.g. "pii:read".
+    x-lianxin-purpose       why personal data is read, percent-encoded UTF-8.
+    x-request-id            optional; echoed in logs and errors (a UUID when absent).
     """
 
     @staticmethod

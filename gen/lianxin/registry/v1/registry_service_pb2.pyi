@@ -25,6 +25,30 @@ class LocateGridResponse(_message.Message):
     district: _resources_pb2.Unit
     def __init__(self, grid: _Optional[_Union[_resources_pb2.Unit, _Mapping]] = ..., community: _Optional[_Union[_resources_pb2.Unit, _Mapping]] = ..., street: _Optional[_Union[_resources_pb2.Unit, _Mapping]] = ..., district: _Optional[_Union[_resources_pb2.Unit, _Mapping]] = ...) -> None: ...
 
+class GeocodeAddressRequest(_message.Message):
+    __slots__ = ("address", "max_candidates")
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAX_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    address: str
+    max_candidates: int
+    def __init__(self, address: _Optional[str] = ..., max_candidates: _Optional[int] = ...) -> None: ...
+
+class AddressCandidate(_message.Message):
+    __slots__ = ("building", "confidence", "exact")
+    BUILDING_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    EXACT_FIELD_NUMBER: _ClassVar[int]
+    building: _resources_pb2.Building
+    confidence: float
+    exact: bool
+    def __init__(self, building: _Optional[_Union[_resources_pb2.Building, _Mapping]] = ..., confidence: _Optional[float] = ..., exact: _Optional[bool] = ...) -> None: ...
+
+class GeocodeAddressResponse(_message.Message):
+    __slots__ = ("candidates",)
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    candidates: _containers.RepeatedCompositeFieldContainer[AddressCandidate]
+    def __init__(self, candidates: _Optional[_Iterable[_Union[AddressCandidate, _Mapping]]] = ...) -> None: ...
+
 class GetUnitRequest(_message.Message):
     __slots__ = ("code",)
     CODE_FIELD_NUMBER: _ClassVar[int]

@@ -40,6 +40,11 @@ class RegistryServiceStub:
                 request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.LocateGridRequest.SerializeToString,
                 response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.LocateGridResponse.FromString,
                 _registered_method=True)
+        self.GeocodeAddress = channel.unary_unary(
+                '/lianxin.registry.v1.RegistryService/GeocodeAddress',
+                request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GeocodeAddressRequest.SerializeToString,
+                response_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GeocodeAddressResponse.FromString,
+                _registered_method=True)
         self.GetUnit = channel.unary_unary(
                 '/lianxin.registry.v1.RegistryService/GetUnit',
                 request_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetUnitRequest.SerializeToString,
@@ -103,6 +108,15 @@ class RegistryServiceServicer:
 
     def LocateGrid(self, request, context):
         """Finds the grid (and its community, street and district) that contains a point.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GeocodeAddress(self, request, context):
+        """Finds the buildings an address as said may mean: the building whose address is
+        exactly that (confidence 1, exact), else the closest by shared character trigrams,
+        best first, each with a confidence in 0..1.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -198,6 +212,11 @@ def add_RegistryServiceServicer_to_server(servicer, server):
                     request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.LocateGridRequest.FromString,
                     response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.LocateGridResponse.SerializeToString,
             ),
+            'GeocodeAddress': grpc.unary_unary_rpc_method_handler(
+                    servicer.GeocodeAddress,
+                    request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GeocodeAddressRequest.FromString,
+                    response_serializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GeocodeAddressResponse.SerializeToString,
+            ),
             'GetUnit': grpc.unary_unary_rpc_method_handler(
                     servicer.GetUnit,
                     request_deserializer=lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GetUnitRequest.FromString,
@@ -282,6 +301,33 @@ class RegistryService:
             '/lianxin.registry.v1.RegistryService/LocateGrid',
             lianxin_dot_registry_dot_v1_dot_registry__service__pb2.LocateGridRequest.SerializeToString,
             lianxin_dot_registry_dot_v1_dot_registry__service__pb2.LocateGridResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GeocodeAddress(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.registry.v1.RegistryService/GeocodeAddress',
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GeocodeAddressRequest.SerializeToString,
+            lianxin_dot_registry_dot_v1_dot_registry__service__pb2.GeocodeAddressResponse.FromString,
             options,
             channel_credentials,
             insecure,

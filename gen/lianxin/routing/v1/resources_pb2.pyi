@@ -22,6 +22,8 @@ class CaseStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     CASE_STATUS_RETURNED: _ClassVar[CaseStatus]
     CASE_STATUS_EXPLAINED: _ClassVar[CaseStatus]
     CASE_STATUS_MERGED: _ClassVar[CaseStatus]
+    CASE_STATUS_VOIDED: _ClassVar[CaseStatus]
+    CASE_STATUS_TRANSFERRED: _ClassVar[CaseStatus]
 
 class Level(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -68,6 +70,22 @@ class Transition(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     TRANSITION_OVERDUE: _ClassVar[Transition]
     TRANSITION_SUPERVISED: _ClassVar[Transition]
     TRANSITION_REDISPATCHED: _ClassVar[Transition]
+    TRANSITION_VOIDED: _ClassVar[Transition]
+    TRANSITION_TRANSFERRED: _ClassVar[Transition]
+
+class VoidReason(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VOID_REASON_UNSPECIFIED: _ClassVar[VoidReason]
+    VOID_REASON_PRANK: _ClassVar[VoidReason]
+    VOID_REASON_NO_CONTENT: _ClassVar[VoidReason]
+    VOID_REASON_DUPLICATE_EXTERNAL: _ClassVar[VoidReason]
+    VOID_REASON_NOT_GOVERNMENT: _ClassVar[VoidReason]
+
+class TransferDestination(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRANSFER_DESTINATION_UNSPECIFIED: _ClassVar[TransferDestination]
+    TRANSFER_DESTINATION_OTHER_DISTRICT: _ClassVar[TransferDestination]
+    TRANSFER_DESTINATION_HOTLINE: _ClassVar[TransferDestination]
 
 class Weekday(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -79,6 +97,12 @@ class Weekday(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEEKDAY_FRIDAY: _ClassVar[Weekday]
     WEEKDAY_SATURDAY: _ClassVar[Weekday]
     WEEKDAY_SUNDAY: _ClassVar[Weekday]
+
+class StandardKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STANDARD_KIND_UNSPECIFIED: _ClassVar[StandardKind]
+    STANDARD_KIND_COMPONENT: _ClassVar[StandardKind]
+    STANDARD_KIND_EVENT: _ClassVar[StandardKind]
 CASE_STATUS_UNSPECIFIED: CaseStatus
 CASE_STATUS_RECEIVED: CaseStatus
 CASE_STATUS_FILED: CaseStatus
@@ -89,6 +113,8 @@ CASE_STATUS_CLOSED: CaseStatus
 CASE_STATUS_RETURNED: CaseStatus
 CASE_STATUS_EXPLAINED: CaseStatus
 CASE_STATUS_MERGED: CaseStatus
+CASE_STATUS_VOIDED: CaseStatus
+CASE_STATUS_TRANSFERRED: CaseStatus
 LEVEL_UNSPECIFIED: Level
 LEVEL_COMMUNITY: Level
 LEVEL_STREET: Level
@@ -123,6 +149,16 @@ TRANSITION_REMINDED: Transition
 TRANSITION_OVERDUE: Transition
 TRANSITION_SUPERVISED: Transition
 TRANSITION_REDISPATCHED: Transition
+TRANSITION_VOIDED: Transition
+TRANSITION_TRANSFERRED: Transition
+VOID_REASON_UNSPECIFIED: VoidReason
+VOID_REASON_PRANK: VoidReason
+VOID_REASON_NO_CONTENT: VoidReason
+VOID_REASON_DUPLICATE_EXTERNAL: VoidReason
+VOID_REASON_NOT_GOVERNMENT: VoidReason
+TRANSFER_DESTINATION_UNSPECIFIED: TransferDestination
+TRANSFER_DESTINATION_OTHER_DISTRICT: TransferDestination
+TRANSFER_DESTINATION_HOTLINE: TransferDestination
 WEEKDAY_UNSPECIFIED: Weekday
 WEEKDAY_MONDAY: Weekday
 WEEKDAY_TUESDAY: Weekday
@@ -131,6 +167,9 @@ WEEKDAY_THURSDAY: Weekday
 WEEKDAY_FRIDAY: Weekday
 WEEKDAY_SATURDAY: Weekday
 WEEKDAY_SUNDAY: Weekday
+STANDARD_KIND_UNSPECIFIED: StandardKind
+STANDARD_KIND_COMPONENT: StandardKind
+STANDARD_KIND_EVENT: StandardKind
 
 class Photo(_message.Message):
     __slots__ = ("filename", "content_type", "content", "sha256", "size_bytes")
@@ -179,7 +218,7 @@ class HistoryEntry(_message.Message):
     def __init__(self, sequence: _Optional[int] = ..., transition: _Optional[_Union[Transition, str]] = ..., from_status: _Optional[_Union[CaseStatus, str]] = ..., to_status: _Optional[_Union[CaseStatus, str]] = ..., actor: _Optional[str] = ..., note: _Optional[str] = ..., unit_code: _Optional[str] = ..., photos: _Optional[_Iterable[_Union[Photo, _Mapping]]] = ..., time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., level: _Optional[_Union[Level, str]] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Case(_message.Message):
-    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name")
+    __slots__ = ("id", "status", "level", "category", "grid_code", "community_code", "street_code", "district_code", "assigned_unit_code", "assigned_unit_name", "assignee_staff_id", "deadline_time", "result", "filing_error", "version", "create_time", "update_time", "history", "overdue", "supervised", "assisting_unit_codes", "disposition", "satisfaction", "rework_count", "reopen_count", "merged_into_case_id", "merged_case_ids", "reminder_time", "pending_extension_hours", "community_name", "street_name", "location_candidates", "void_reason", "transfer_destination", "transferred_to")
     ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
@@ -211,6 +250,10 @@ class Case(_message.Message):
     PENDING_EXTENSION_HOURS_FIELD_NUMBER: _ClassVar[int]
     COMMUNITY_NAME_FIELD_NUMBER: _ClassVar[int]
     STREET_NAME_FIELD_NUMBER: _ClassVar[int]
+    LOCATION_CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    VOID_REASON_FIELD_NUMBER: _ClassVar[int]
+    TRANSFER_DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    TRANSFERRED_TO_FIELD_NUMBER: _ClassVar[int]
     id: str
     status: CaseStatus
     level: Level
@@ -242,10 +285,26 @@ class Case(_message.Message):
     pending_extension_hours: float
     community_name: str
     street_name: str
-    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ...) -> None: ...
+    location_candidates: _containers.RepeatedCompositeFieldContainer[LocationCandidate]
+    void_reason: VoidReason
+    transfer_destination: TransferDestination
+    transferred_to: str
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[_Union[CaseStatus, str]] = ..., level: _Optional[_Union[Level, str]] = ..., category: _Optional[str] = ..., grid_code: _Optional[str] = ..., community_code: _Optional[str] = ..., street_code: _Optional[str] = ..., district_code: _Optional[str] = ..., assigned_unit_code: _Optional[str] = ..., assigned_unit_name: _Optional[str] = ..., assignee_staff_id: _Optional[str] = ..., deadline_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ..., filing_error: _Optional[str] = ..., version: _Optional[int] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[HistoryEntry, _Mapping]]] = ..., overdue: _Optional[bool] = ..., supervised: _Optional[bool] = ..., assisting_unit_codes: _Optional[_Iterable[str]] = ..., disposition: _Optional[_Union[Disposition, str]] = ..., satisfaction: _Optional[_Union[Satisfaction, str]] = ..., rework_count: _Optional[int] = ..., reopen_count: _Optional[int] = ..., merged_into_case_id: _Optional[str] = ..., merged_case_ids: _Optional[_Iterable[str]] = ..., reminder_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., pending_extension_hours: _Optional[float] = ..., community_name: _Optional[str] = ..., street_name: _Optional[str] = ..., location_candidates: _Optional[_Iterable[_Union[LocationCandidate, _Mapping]]] = ..., void_reason: _Optional[_Union[VoidReason, str]] = ..., transfer_destination: _Optional[_Union[TransferDestination, str]] = ..., transferred_to: _Optional[str] = ...) -> None: ...
+
+class LocationCandidate(_message.Message):
+    __slots__ = ("building_code", "address", "grid_code", "confidence")
+    BUILDING_CODE_FIELD_NUMBER: _ClassVar[int]
+    ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    GRID_CODE_FIELD_NUMBER: _ClassVar[int]
+    CONFIDENCE_FIELD_NUMBER: _ClassVar[int]
+    building_code: str
+    address: str
+    grid_code: str
+    confidence: float
+    def __init__(self, building_code: _Optional[str] = ..., address: _Optional[str] = ..., grid_code: _Optional[str] = ..., confidence: _Optional[float] = ...) -> None: ...
 
 class Indicator(_message.Message):
-    __slots__ = ("id", "label", "numerator", "denominator", "value", "formula_id", "formula", "rate")
+    __slots__ = ("id", "label", "numerator", "denominator", "value", "formula_id", "formula", "rate", "formula_version")
     ID_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     NUMERATOR_FIELD_NUMBER: _ClassVar[int]
@@ -254,6 +313,7 @@ class Indicator(_message.Message):
     FORMULA_ID_FIELD_NUMBER: _ClassVar[int]
     FORMULA_FIELD_NUMBER: _ClassVar[int]
     RATE_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
     id: str
     label: str
     numerator: int
@@ -262,7 +322,8 @@ class Indicator(_message.Message):
     formula_id: str
     formula: str
     rate: bool
-    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., value: _Optional[float] = ..., formula_id: _Optional[str] = ..., formula: _Optional[str] = ..., rate: _Optional[bool] = ...) -> None: ...
+    formula_version: str
+    def __init__(self, id: _Optional[str] = ..., label: _Optional[str] = ..., numerator: _Optional[int] = ..., denominator: _Optional[int] = ..., value: _Optional[float] = ..., formula_id: _Optional[str] = ..., formula: _Optional[str] = ..., rate: _Optional[bool] = ..., formula_version: _Optional[str] = ...) -> None: ...
 
 class LevelDeadline(_message.Message):
     __slots__ = ("level", "working_hours")
@@ -273,20 +334,40 @@ class LevelDeadline(_message.Message):
     def __init__(self, level: _Optional[_Union[Level, str]] = ..., working_hours: _Optional[float] = ...) -> None: ...
 
 class Category(_message.Message):
-    __slots__ = ("code", "name", "first_level", "deadlines", "department", "assisting_departments")
+    __slots__ = ("code", "name", "first_level", "deadlines", "department", "assisting_departments", "hotline_class", "standard", "reminder_fraction")
     CODE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     FIRST_LEVEL_FIELD_NUMBER: _ClassVar[int]
     DEADLINES_FIELD_NUMBER: _ClassVar[int]
     DEPARTMENT_FIELD_NUMBER: _ClassVar[int]
     ASSISTING_DEPARTMENTS_FIELD_NUMBER: _ClassVar[int]
+    HOTLINE_CLASS_FIELD_NUMBER: _ClassVar[int]
+    STANDARD_FIELD_NUMBER: _ClassVar[int]
+    REMINDER_FRACTION_FIELD_NUMBER: _ClassVar[int]
     code: str
     name: str
     first_level: Level
     deadlines: _containers.RepeatedCompositeFieldContainer[LevelDeadline]
     department: str
     assisting_departments: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., first_level: _Optional[_Union[Level, str]] = ..., deadlines: _Optional[_Iterable[_Union[LevelDeadline, _Mapping]]] = ..., department: _Optional[str] = ..., assisting_departments: _Optional[_Iterable[str]] = ...) -> None: ...
+    hotline_class: str
+    standard: StandardClass
+    reminder_fraction: float
+    def __init__(self, code: _Optional[str] = ..., name: _Optional[str] = ..., first_level: _Optional[_Union[Level, str]] = ..., deadlines: _Optional[_Iterable[_Union[LevelDeadline, _Mapping]]] = ..., department: _Optional[str] = ..., assisting_departments: _Optional[_Iterable[str]] = ..., hotline_class: _Optional[str] = ..., standard: _Optional[_Union[StandardClass, _Mapping]] = ..., reminder_fraction: _Optional[float] = ...) -> None: ...
+
+class StandardClass(_message.Message):
+    __slots__ = ("kind", "major_code", "major_name", "minor_code", "minor_name")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_CODE_FIELD_NUMBER: _ClassVar[int]
+    MAJOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    MINOR_CODE_FIELD_NUMBER: _ClassVar[int]
+    MINOR_NAME_FIELD_NUMBER: _ClassVar[int]
+    kind: StandardKind
+    major_code: str
+    major_name: str
+    minor_code: str
+    minor_name: str
+    def __init__(self, kind: _Optional[_Union[StandardKind, str]] = ..., major_code: _Optional[str] = ..., major_name: _Optional[str] = ..., minor_code: _Optional[str] = ..., minor_name: _Optional[str] = ...) -> None: ...
 
 class WorkingHours(_message.Message):
     __slots__ = ("start", "end")

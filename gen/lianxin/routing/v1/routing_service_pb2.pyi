@@ -75,7 +75,7 @@ class CloseCaseResponse(_message.Message):
     def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
 
 class ListWorkQueueRequest(_message.Message):
-    __slots__ = ("unit_code", "status", "page_size", "page_token", "overdue_only", "supervised_only", "level")
+    __slots__ = ("unit_code", "status", "page_size", "page_token", "overdue_only", "supervised_only", "level", "to_locate_only")
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
@@ -83,6 +83,7 @@ class ListWorkQueueRequest(_message.Message):
     OVERDUE_ONLY_FIELD_NUMBER: _ClassVar[int]
     SUPERVISED_ONLY_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    TO_LOCATE_ONLY_FIELD_NUMBER: _ClassVar[int]
     unit_code: str
     status: _resources_pb2.CaseStatus
     page_size: int
@@ -90,7 +91,8 @@ class ListWorkQueueRequest(_message.Message):
     overdue_only: bool
     supervised_only: bool
     level: _resources_pb2.Level
-    def __init__(self, unit_code: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.CaseStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., supervised_only: _Optional[bool] = ..., level: _Optional[_Union[_resources_pb2.Level, str]] = ...) -> None: ...
+    to_locate_only: bool
+    def __init__(self, unit_code: _Optional[str] = ..., status: _Optional[_Union[_resources_pb2.CaseStatus, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., overdue_only: _Optional[bool] = ..., supervised_only: _Optional[bool] = ..., level: _Optional[_Union[_resources_pb2.Level, str]] = ..., to_locate_only: _Optional[bool] = ...) -> None: ...
 
 class ListWorkQueueResponse(_message.Message):
     __slots__ = ("cases", "next_page_token")
@@ -111,6 +113,72 @@ class ReturnCaseRequest(_message.Message):
     def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class ReturnCaseResponse(_message.Message):
+    __slots__ = ("case",)
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    case: _resources_pb2.Case
+    def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
+
+class FileCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "acting_unit_code", "grid_code", "unit_code", "note")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTING_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    GRID_CODE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    acting_unit_code: str
+    grid_code: str
+    unit_code: str
+    note: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., acting_unit_code: _Optional[str] = ..., grid_code: _Optional[str] = ..., unit_code: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class FileCaseResponse(_message.Message):
+    __slots__ = ("case",)
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    case: _resources_pb2.Case
+    def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
+
+class VoidCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "acting_unit_code", "reason_class", "reason", "duplicate_of")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTING_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_CLASS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_OF_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    acting_unit_code: str
+    reason_class: _resources_pb2.VoidReason
+    reason: str
+    duplicate_of: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., acting_unit_code: _Optional[str] = ..., reason_class: _Optional[_Union[_resources_pb2.VoidReason, str]] = ..., reason: _Optional[str] = ..., duplicate_of: _Optional[str] = ...) -> None: ...
+
+class VoidCaseResponse(_message.Message):
+    __slots__ = ("case",)
+    CASE_FIELD_NUMBER: _ClassVar[int]
+    case: _resources_pb2.Case
+    def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
+
+class TransferCaseRequest(_message.Message):
+    __slots__ = ("case_id", "request_id", "acting_unit_code", "destination", "destination_name", "reason")
+    CASE_ID_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTING_UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_NAME_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    case_id: str
+    request_id: str
+    acting_unit_code: str
+    destination: _resources_pb2.TransferDestination
+    destination_name: str
+    reason: str
+    def __init__(self, case_id: _Optional[str] = ..., request_id: _Optional[str] = ..., acting_unit_code: _Optional[str] = ..., destination: _Optional[_Union[_resources_pb2.TransferDestination, str]] = ..., destination_name: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class TransferCaseResponse(_message.Message):
     __slots__ = ("case",)
     CASE_FIELD_NUMBER: _ClassVar[int]
     case: _resources_pb2.Case
@@ -285,26 +353,76 @@ class SuperviseCaseResponse(_message.Message):
     def __init__(self, case: _Optional[_Union[_resources_pb2.Case, _Mapping]] = ...) -> None: ...
 
 class GetStatsRequest(_message.Message):
-    __slots__ = ("unit_code", "start_time", "end_time")
+    __slots__ = ("unit_code", "start_time", "end_time", "formula_version")
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
     unit_code: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
-    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    formula_version: str
+    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., formula_version: _Optional[str] = ...) -> None: ...
 
 class GetStatsResponse(_message.Message):
-    __slots__ = ("unit_code", "start_time", "end_time", "indicators")
+    __slots__ = ("unit_code", "start_time", "end_time", "indicators", "formula_version")
     UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
     START_TIME_FIELD_NUMBER: _ClassVar[int]
     END_TIME_FIELD_NUMBER: _ClassVar[int]
     INDICATORS_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
     unit_code: str
     start_time: _timestamp_pb2.Timestamp
     end_time: _timestamp_pb2.Timestamp
     indicators: _containers.RepeatedCompositeFieldContainer[_resources_pb2.Indicator]
-    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., indicators: _Optional[_Iterable[_Union[_resources_pb2.Indicator, _Mapping]]] = ...) -> None: ...
+    formula_version: str
+    def __init__(self, unit_code: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., indicators: _Optional[_Iterable[_Union[_resources_pb2.Indicator, _Mapping]]] = ..., formula_version: _Optional[str] = ...) -> None: ...
+
+class GetRankingRequest(_message.Message):
+    __slots__ = ("level", "indicator_id", "start_time", "end_time", "unit_code", "formula_version")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    INDICATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    level: _resources_pb2.Level
+    indicator_id: str
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    unit_code: str
+    formula_version: str
+    def __init__(self, level: _Optional[_Union[_resources_pb2.Level, str]] = ..., indicator_id: _Optional[str] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., unit_code: _Optional[str] = ..., formula_version: _Optional[str] = ...) -> None: ...
+
+class RankingEntry(_message.Message):
+    __slots__ = ("rank", "unit_code", "unit_name", "indicator")
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    UNIT_CODE_FIELD_NUMBER: _ClassVar[int]
+    UNIT_NAME_FIELD_NUMBER: _ClassVar[int]
+    INDICATOR_FIELD_NUMBER: _ClassVar[int]
+    rank: int
+    unit_code: str
+    unit_name: str
+    indicator: _resources_pb2.Indicator
+    def __init__(self, rank: _Optional[int] = ..., unit_code: _Optional[str] = ..., unit_name: _Optional[str] = ..., indicator: _Optional[_Union[_resources_pb2.Indicator, _Mapping]] = ...) -> None: ...
+
+class GetRankingResponse(_message.Message):
+    __slots__ = ("level", "indicator_id", "lower_is_better", "start_time", "end_time", "formula_version", "entries")
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    INDICATOR_ID_FIELD_NUMBER: _ClassVar[int]
+    LOWER_IS_BETTER_FIELD_NUMBER: _ClassVar[int]
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    FORMULA_VERSION_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    level: _resources_pb2.Level
+    indicator_id: str
+    lower_is_better: bool
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    formula_version: str
+    entries: _containers.RepeatedCompositeFieldContainer[RankingEntry]
+    def __init__(self, level: _Optional[_Union[_resources_pb2.Level, str]] = ..., indicator_id: _Optional[str] = ..., lower_is_better: _Optional[bool] = ..., start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., formula_version: _Optional[str] = ..., entries: _Optional[_Iterable[_Union[RankingEntry, _Mapping]]] = ...) -> None: ...
 
 class ListCategoriesRequest(_message.Message):
     __slots__ = ("page_size", "page_token")

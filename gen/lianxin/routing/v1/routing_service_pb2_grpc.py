@@ -27,6 +27,10 @@ if _version_not_supported:
 
 class RoutingServiceStub:
     """The case workflow: filing, dispatch, handling, closure.
+
+    Caller metadata (until JWT bearer tokens replace it; see IntakeService): the
+    x-lianxin-actor is recorded as each step's actor; x-lianxin-jurisdiction, when stated,
+    must cover the acting_unit_code of FileCase, VoidCase and TransferCase.
     """
 
     def __init__(self, channel):
@@ -64,6 +68,21 @@ class RoutingServiceStub:
                 '/lianxin.routing.v1.RoutingService/ReturnCase',
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.FromString,
+                _registered_method=True)
+        self.FileCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/FileCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.FromString,
+                _registered_method=True)
+        self.VoidCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/VoidCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseResponse.FromString,
+                _registered_method=True)
+        self.TransferCase = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/TransferCase',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseResponse.FromString,
                 _registered_method=True)
         self.RedispatchCase = channel.unary_unary(
                 '/lianxin.routing.v1.RoutingService/RedispatchCase',
@@ -115,6 +134,11 @@ class RoutingServiceStub:
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.GetRanking = channel.unary_unary(
+                '/lianxin.routing.v1.RoutingService/GetRanking',
+                request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingRequest.SerializeToString,
+                response_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingResponse.FromString,
+                _registered_method=True)
         self.ListCategories = channel.unary_unary(
                 '/lianxin.routing.v1.RoutingService/ListCategories',
                 request_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesRequest.SerializeToString,
@@ -129,6 +153,10 @@ class RoutingServiceStub:
 
 class RoutingServiceServicer:
     """The case workflow: filing, dispatch, handling, closure.
+
+    Caller metadata (until JWT bearer tokens replace it; see IntakeService): the
+    x-lianxin-actor is recorded as each step's actor; x-lianxin-jurisdiction, when stated,
+    must cover the acting_unit_code of FileCase, VoidCase and TransferCase.
     """
 
     def GetCase(self, request, context):
@@ -160,7 +188,9 @@ class RoutingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListWorkQueue(self, request, context):
-        """Lists the cases a unit has to work on, oldest deadline first.
+        """Lists the cases a unit has to work on, oldest deadline first. The district's queue
+        also holds the cases waiting to be located by hand (立案待定位: RECEIVED with a
+        filing_error and, for an address said, location_candidates), after the others.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -168,6 +198,35 @@ class RoutingServiceServicer:
 
     def ReturnCase(self, request, context):
         """退回: the assigned unit says the case was wrongly dispatched to it, with a reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FileCase(self, request, context):
+        """人工立案: an operator of the district platform locates a case that could not be
+        located (outside every grid, or an address that matched no building or several)
+        by choosing its grid, or the unit to handle it; the case is filed and dispatched in
+        the normal flow, the operator and the choice recorded in its history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VoidCase(self, request, context):
+        """无效工单: the district platform voids a case that is no request (a prank, no
+        content, a duplicate of an external ticket, not a government matter), with a reason
+        class and words. Final: no step follows; counted apart in GetStats (`voided`),
+        never in 办结 or the satisfaction base. The hotline sees the status and the words.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TransferCase(self, request, context):
+        """转办: the district platform transfers a case out of the district (to another
+        district's platform, or back to the hotline), with a reason. Final, counted apart
+        (`transferred`), like VoidCase.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -244,6 +303,15 @@ class RoutingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRanking(self, request, context):
+        """考核排名: ranks the units of one level (communities, streets, or the district's
+        departments) by one figure over a period, each with numerator, denominator and
+        formula. Only units with cases in the period appear.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListCategories(self, request, context):
         """Lists the district's case categories, as the loaded policy declares them.
         """
@@ -291,6 +359,21 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     servicer.ReturnCase,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.SerializeToString,
+            ),
+            'FileCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.FileCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.SerializeToString,
+            ),
+            'VoidCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.VoidCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseResponse.SerializeToString,
+            ),
+            'TransferCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.TransferCase,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseResponse.SerializeToString,
             ),
             'RedispatchCase': grpc.unary_unary_rpc_method_handler(
                     servicer.RedispatchCase,
@@ -342,6 +425,11 @@ def add_RoutingServiceServicer_to_server(servicer, server):
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.FromString,
                     response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.SerializeToString,
             ),
+            'GetRanking': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRanking,
+                    request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingRequest.FromString,
+                    response_serializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingResponse.SerializeToString,
+            ),
             'ListCategories': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCategories,
                     request_deserializer=lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ListCategoriesRequest.FromString,
@@ -362,6 +450,10 @@ def add_RoutingServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class RoutingService:
     """The case workflow: filing, dispatch, handling, closure.
+
+    Caller metadata (until JWT bearer tokens replace it; see IntakeService): the
+    x-lianxin-actor is recorded as each step's actor; x-lianxin-jurisdiction, when stated,
+    must cover the acting_unit_code of FileCase, VoidCase and TransferCase.
     """
 
     @staticmethod
@@ -516,6 +608,87 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/ReturnCase',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.ReturnCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FileCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/FileCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.FileCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VoidCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/VoidCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.VoidCaseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TransferCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/TransferCase',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.TransferCaseResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -786,6 +959,33 @@ class RoutingService:
             '/lianxin.routing.v1.RoutingService/GetStats',
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsRequest.SerializeToString,
             lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRanking(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/lianxin.routing.v1.RoutingService/GetRanking',
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingRequest.SerializeToString,
+            lianxin_dot_routing_dot_v1_dot_routing__service__pb2.GetRankingResponse.FromString,
             options,
             channel_credentials,
             insecure,
