@@ -18,7 +18,7 @@ help:
 	@echo "make run    - set up and start the embedded system (lianxin up)"
 	@echo "make test   - set up and run lint, buf, and every test"
 	@echo "make protos - regenerate Python code from protos/ into gen/"
-	@echo "make bench  - run the benchmarks in bench/ (submit, registry)"
+	@echo "make bench  - run the benchmarks in bench/ (submit, registry, pipeline)"
 	@echo "make image  - build the container image (docker, podman or buildah: the one that works)"
 	@echo "make kind-up / kind-down - a local kind cluster with the charts installed (needs docker + kind)"
 
@@ -139,6 +139,7 @@ run: setup
 bench: setup
 	$(BIN)/python bench/submit.py
 	$(BIN)/python bench/registry.py
+	$(BIN)/python bench/pipeline.py --cases 2000 --in-flight 32
 
 clean:
 	rm -rf .lianxin .pytest_cache

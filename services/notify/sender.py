@@ -74,6 +74,7 @@ class Sender:
         self.publish_delivered = publish_delivered
         # At most this many deliveries are between their send and its recorded outcome:
         # the most a crash can make go out twice.
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         retry = retry or domain.RetryPolicy()
         if max_attempts is not None:
@@ -118,7 +119,7 @@ class Sender:
                 failing = False
                 backoff.reset()
             self.heartbeat()
-            if done >= self.batch:
+            if done >= min(self.batch, self._concurrency):
                 continue
             await wait_any(self._wake, stop, timeout=self.poll_seconds)
 
@@ -126,7 +127,10 @@ class Sender:
         """One round: claim up to `batch` due deliveries and send them; returns how many
         were taken (sent, failed or put off)."""
         now = self.clock()
-        rows = await self.db.read(lambda c: store.due_deliveries(c, now=now, limit=self.batch))
+        # No more than can be sent at once: a claimed delivery waiting for a free slot
+        # could otherwise outlive its lease under load and be claimed (and sent) again.
+        limit = min(self.batch, self._concurrency)
+        rows = await self.db.read(lambda c: store.due_deliveries(c, now=now, limit=limit))
         if not rows:
             return 0
         later: dict[str, datetime] = {}

@@ -310,9 +310,11 @@ async def test_every_acknowledged_case_is_filed_dispatched_and_told_once_through
                     **apis, acked=load.acked, drill=load.drill, received=received()
                 )
         first_seen = {**hooks.snapshot()[1], **gateway.snapshot()[1]}
-        unexplained = len(outcome.resent) - explained(
-            outcome.resent, first_seen, stack["notify"].kills
-        )
+        kills = stack["notify"].kills
+        unexplained = len(outcome.resent) - explained(outcome.resent, first_seen, kills)
+        for key in outcome.resent:  # how long before a notify kill each first copy came
+            gaps = [round(k - first_seen[key], 2) for k in kills]
+            print(f"  re-sent {key}: first copy {gaps} s before the notify kill(s)")
         print(report(outcome, load, recovery, settle, unexplained))
 
         assert outcome.acknowledged == CASES
