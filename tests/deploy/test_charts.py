@@ -37,6 +37,8 @@ GRPC_PORTS = {"intake": 50051, "registry": 50052, "routing": 50053, "notify": 50
 # counts. Nothing calls intake; everything else goes over NATS.
 FLOWS = {("routing", "registry"), ("notify", "registry"), ("registry", "routing")}
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Several pods may share one PostgreSQL database (issue 14); intake not yet (WatchCases).
+REPLICA_SAFE = ("registry", "routing", "notify")
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -163,11 +165,13 @@ def test_servicemonitors_scrape_the_named_metrics_port_of_each_service() -> None
 def test_each_service_has_one_deployment_service_pdb_and_policy(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    _, objects = rendered
+    name, objects = rendered
     for kind in ("Deployment", "Service", "PodDisruptionBudget", "ConfigMap"):
         found = {service_of(o) for o in of_kind(objects, kind)}
         assert set(SERVICES) <= found, kind
-    assert of_kind(objects, "HorizontalPodAutoscaler") == []
+    # Autoscaled in production: the replica-safe services (on PostgreSQL); never intake.
+    expected = sorted(REPLICA_SAFE) if name == "production" else []
+    assert sorted(service_of(h) for h in of_kind(objects, "HorizontalPodAutoscaler")) == expected
 
 
 def test_probes_are_grpc_probes_on_the_grpc_port_the_service_exposes(
@@ -261,16 +265,80 @@ def test_the_database_url_comes_from_the_existing_secret_key_per_service() -> No
         assert ref == {"name": "lianxin-database", "key": f"{svc}-url"}
 
 
+def refusal(*sets: str) -> str:
+    """helm's error for a render that must fail."""
+    args: list[str | Path] = ["template", "lianxin", UMBRELLA]
+    for s in sets:
+        args += ["--set", s]
+    result = helm(*args, check=False)
+    assert result.returncode != 0, f"{sets} rendered"
+    return result.stderr
+
+
 def test_a_service_that_is_not_replica_safe_refuses_replicas_and_autoscaling() -> None:
-    for bad in ("routing.replicaCount=2", "notify.autoscaling.enabled=true"):
-        result = helm("template", "lianxin", UMBRELLA, "--set", bad, check=False)
-        assert result.returncode != 0
-        assert "replicaSafe" in result.stderr and "issue 14" in result.stderr
+    for bad in ("intake.replicaCount=2", "intake.autoscaling.enabled=true"):
+        stderr = refusal(bad)
+        assert "replicaSafe" in stderr and "issue 14" in stderr
+        assert "WatchCases" in stderr and "commit order" in stderr
+    # Nor may its old and new pods overlap in an update.
+    assert "RollingUpdate" in refusal("intake.updateStrategy.type=RollingUpdate")
     for svc in SERVICES:
         values = yaml.safe_load((CHARTS / svc / "values.yaml").read_text())
-        assert values["replicaSafe"] is False and values["autoscaling"]["enabled"] is False
-        assert values["updateStrategy"] == {"type": "Recreate"}
-        assert len(values["replicaSafeReason"]) > 40
+        assert values["replicaSafe"] is (svc in REPLICA_SAFE), svc
+        assert values["autoscaling"]["enabled"] is False
+        if svc not in REPLICA_SAFE:
+            assert len(values["replicaSafeReason"]) > 40
+    dep = named(render_set("production"), "Deployment", "lianxin-intake")
+    assert dep["spec"]["strategy"] == {"type": "Recreate"} and dep["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("svc", REPLICA_SAFE)
+def test_replicas_are_refused_on_sqlite_and_rendered_on_postgresql(svc: str) -> None:
+    for more in (f"{svc}.replicaCount=2", f"{svc}.autoscaling.enabled=true"):
+        stderr = refusal(more, "global.database.existingSecret=")
+        assert "external PostgreSQL" in stderr and "SQLite" in stderr and "one writer" in stderr
+        # A volume only one node mounts cannot be shared by the pods either.
+        stderr = refusal(more, f"{svc}.persistence.enabled=true")
+        assert "ReadWriteMany" in stderr
+    assert "RollingUpdate" in refusal(
+        f"{svc}.updateStrategy.type=RollingUpdate", "global.database.existingSecret="
+    )
+    # One pod on SQLite: Recreate, so two processes never hold the file at once.
+    sqlite = render(sets=["global.database.existingSecret="])
+    dep = named(sqlite, "Deployment", f"lianxin-{svc}")
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    objects = render(
+        sets=[
+            f"{svc}.replicaCount=3",
+            f"{svc}.persistence.enabled=true",
+            f"{svc}.persistence.accessMode=ReadWriteMany",
+        ]
+    )
+    dep = named(objects, "Deployment", f"lianxin-{svc}")
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (pvc,) = [p for p in of_kind(objects, "PersistentVolumeClaim") if service_of(p) == svc]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    for version in ("1.30.0", NEWEST):
+        kubernetes_validate.validate(dep, version, strict=True)
+        kubernetes_validate.validate(pvc, version, strict=True)
+
+
+def test_production_runs_the_replica_safe_services_autoscaled_with_rolling_updates() -> None:
+    objects = render_set("production")
+    for svc in REPLICA_SAFE:
+        dep = named(objects, "Deployment", f"lianxin-{svc}")
+        assert "replicas" not in dep["spec"]  # the HPA owns it
+        assert dep["spec"]["strategy"]["type"] == "RollingUpdate"
+        hpa = named(objects, "HorizontalPodAutoscaler", f"lianxin-{svc}")
+        assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] >= 2
+        claims = [p for p in of_kind(objects, "PersistentVolumeClaim") if service_of(p) == svc]
+        assert all(p["spec"]["accessModes"] == ["ReadWriteMany"] for p in claims)
+        (c,) = containers(dep)
+        assert any(e["name"] == f"LIANXIN_{svc.upper()}_DATABASE_URL" for e in c["env"])
 
 
 def test_a_replica_safe_service_gets_its_autoscaler_and_rolling_updates() -> None:

@@ -16,7 +16,7 @@ spec:
   {{- end }}
   revisionHistoryLimit: {{ .Values.revisionHistoryLimit }}
   strategy:
-    {{- toYaml .Values.updateStrategy | nindent 4 }}
+    {{- include "lianxin-common.updateStrategy" . | nindent 4 }}
   selector:
     matchLabels:
       {{- include "lianxin-common.selectorLabels" . | nindent 6 }}
@@ -128,7 +128,7 @@ metadata:
     # Kept on `helm uninstall`: the data outlives the release (deploy/README.md).
     helm.sh/resource-policy: keep
 spec:
-  accessModes: [ReadWriteOnce]
+  accessModes: [{{ .Values.persistence.accessMode }}]
   {{- with .Values.persistence.storageClass }}
   storageClassName: {{ . }}
   {{- end }}
