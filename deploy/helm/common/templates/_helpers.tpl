@@ -142,5 +142,25 @@ reach the file, so there the pod migrates at start.
 */}}
 {{- define "lianxin-common.jobMigrates" -}}
 {{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
-{{- if and .Values.migration.enabled $db.existingSecret -}}true{{- end -}}
+{{- if and (.Values.migration | default dict).enabled $db.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+How the server is reached: "grpc" (the four services: gRPC on ports.grpc with native gRPC
+probes, /metrics on ports.metrics) or "http" (the Open311 gateway: HTTP on ports.http,
+probes on /livez and /readyz, /metrics on the same port). A chart without ports.http is a
+gRPC service.
+*/}}
+{{- define "lianxin-common.protocol" -}}
+{{- if .Values.ports.http -}}http{{- else -}}grpc{{- end -}}
+{{- end -}}
+
+{{/* The named container port Prometheus scrapes: "metrics", or "http" for an HTTP server. */}}
+{{- define "lianxin-common.metricsPort" -}}
+{{- if eq (include "lianxin-common.protocol" .) "http" -}}http{{- else -}}metrics{{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart mounts a district policy (charts without a policy block do not). */}}
+{{- define "lianxin-common.policyEnabled" -}}
+{{- if (.Values.policy | default dict).enabled -}}true{{- end -}}
 {{- end -}}
