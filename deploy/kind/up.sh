@@ -4,7 +4,8 @@
 #   2. the image (deploy/image/build.sh), loaded into the cluster's nodes
 #   3. NATS from the official chart, values deploy/helm/nats/values-kind.yaml
 #   4. the umbrella chart with values-kind.yaml (development PostgreSQL, demo district)
-#   5. wait for every rollout, port-forward the four services, print how to play the demo
+#   5. wait for every rollout, port-forward the four services and the Open311 gateway,
+#      print how to play the demo
 # Needs docker (or podman), kind, kubectl and helm, and the network (kind's node image,
 # postgres and NATS images, the NATS chart). None of that exists on the CI machines, so this
 # script is checked with shellcheck there, not run (deploy/README.md).
@@ -47,12 +48,12 @@ kubectl get namespace "$NAMESPACE" >/dev/null 2>&1 || kubectl create namespace "
   -f deploy/helm/lianxin/values-kind.yaml --set global.image.tag="$version" \
   --wait --timeout 10m
 
-for svc in registry intake routing notify; do
+for svc in registry intake routing notify open311; do
   kubectl -n "$NAMESPACE" rollout status "deployment/lianxin-${svc}" --timeout 5m
 done
 
 pids=()
-for pair in intake:50051 registry:50052 routing:50053 notify:50054; do
+for pair in intake:50051 registry:50052 routing:50053 notify:50054 open311:8311; do
   svc=${pair%%:*}
   port=${pair##*:}
   kubectl -n "$NAMESPACE" port-forward "svc/lianxin-${svc}" "${port}:${port}" >/dev/null 2>&1 &
@@ -65,6 +66,8 @@ Lianxin is running in kind cluster "${CLUSTER}", namespace ${NAMESPACE}.
 Play the article's first story against it (in another terminal):
 
   .venv/bin/lianxin demo
+
+The Open311 gateway: http://127.0.0.1:8311/discovery.json (GeoReport v2).
 
 Logs: kubectl -n ${NAMESPACE} logs deploy/lianxin-routing -f
 Stop: make kind-down

@@ -18,8 +18,9 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 CHARTS = ROOT / "deploy" / "helm"
 HELM = ROOT / ".tools" / "helm" / "helm"
-SERVICES = ("intake", "registry", "routing", "notify")
-CHART_DIRS = ("common", *SERVICES, "lianxin")
+SERVICES = ("intake", "registry", "routing", "notify")  # the gRPC services
+GATEWAY = "open311"  # the Open311 gateway: HTTP, calls intake and routing
+CHART_DIRS = ("common", *SERVICES, GATEWAY, "lianxin")
 UMBRELLA = CHARTS / "lianxin"
 
 # The value sets every test renders: name → files (relative to the umbrella chart).

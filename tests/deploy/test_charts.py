@@ -17,6 +17,7 @@ import yaml
 from tests.deploy.helm import (
     CHART_DIRS,
     CHARTS,
+    GATEWAY,
     ROOT,
     SERVICES,
     UMBRELLA,
@@ -34,9 +35,20 @@ APP_VERSION = yaml.safe_load((UMBRELLA / "Chart.yaml").read_text())["appVersion"
 GRPC_PORTS = {"intake": 50051, "registry": 50052, "routing": 50053, "notify": 50054}
 # DESIGN.md's calls between services (caller, callee): routing locates cases and finds
 # staff in registry, notify finds recipients in registry, registry asks routing for case
-# counts. Nothing calls intake; everything else goes over NATS.
-FLOWS = {("routing", "registry"), ("notify", "registry"), ("registry", "routing")}
+# counts; the Open311 gateway files and reads cases through intake and reads the
+# categories and workflow from routing. Everything else goes over NATS.
+FLOWS = {
+    ("routing", "registry"),
+    ("notify", "registry"),
+    ("registry", "routing"),
+    ("open311", "intake"),
+    ("open311", "routing"),
+}
+ALL = (*SERVICES, GATEWAY)
+GATEWAY_PORT = 8311
 CRD_KINDS = {"ServiceMonitor", "PrometheusRule"}
+# Several pods may share one PostgreSQL database (issue 14); intake not yet (WatchCases).
+REPLICA_SAFE = ("registry", "routing", "notify")
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -80,6 +92,8 @@ def test_every_chart_has_a_values_schema(chart: str) -> None:
         "routing.ports.grpc=70000",
         "notify.logLevel=LOUD",
         "intake.unknownValue=1",
+        "open311.ports.http=70000",
+        "open311.nats.url=nats://nats:4222",  # the gateway uses no NATS
     ],
 )
 def test_the_schema_refuses_bad_values(bad: str) -> None:
@@ -120,7 +134,7 @@ def leaf_keys_without_a_comment(text: str) -> list[str]:
     return missing
 
 
-@pytest.mark.parametrize("chart", [*SERVICES, "lianxin"])
+@pytest.mark.parametrize("chart", [*ALL, "lianxin"])
 def test_every_value_is_documented(chart: str) -> None:
     assert leaf_keys_without_a_comment((CHARTS / chart / "values.yaml").read_text()) == []
 
@@ -145,16 +159,18 @@ def test_every_rendered_object_is_valid_for_kubernetes(
 def test_servicemonitors_scrape_the_named_metrics_port_of_each_service() -> None:
     objects = render_set("external")
     monitors = of_kind(objects, "ServiceMonitor")
-    assert sorted(service_of(m) for m in monitors) == sorted(SERVICES)
+    assert sorted(service_of(m) for m in monitors) == sorted(ALL)
     for m in monitors:
         assert m["apiVersion"] == "monitoring.coreos.com/v1"
         assert m["metadata"]["labels"]["release"] == "prometheus"
         (endpoint,) = m["spec"]["endpoints"]
-        assert endpoint["port"] == "metrics" and endpoint["path"] == "/metrics"
+        # The gateway serves /metrics on its HTTP port.
+        port = "http" if service_of(m) == GATEWAY else "metrics"
+        assert endpoint["port"] == port and endpoint["path"] == "/metrics"
         svc = named(objects, "Service", f"lianxin-{service_of(m)}")
         selector = m["spec"]["selector"]["matchLabels"]
         assert selector.items() <= svc["metadata"]["labels"].items()
-        assert "metrics" in [p["name"] for p in svc["spec"]["ports"]]
+        assert port in [p["name"] for p in svc["spec"]["ports"]]
 
 
 # --- the Deployments --------------------------------------------------------------------
@@ -163,11 +179,13 @@ def test_servicemonitors_scrape_the_named_metrics_port_of_each_service() -> None
 def test_each_service_has_one_deployment_service_pdb_and_policy(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    _, objects = rendered
+    name, objects = rendered
     for kind in ("Deployment", "Service", "PodDisruptionBudget", "ConfigMap"):
         found = {service_of(o) for o in of_kind(objects, kind)}
-        assert set(SERVICES) <= found, kind
-    assert of_kind(objects, "HorizontalPodAutoscaler") == []
+        assert set(ALL) <= found, kind
+    # Autoscaled in production: the replica-safe services (on PostgreSQL); never intake.
+    expected = sorted([*REPLICA_SAFE, GATEWAY]) if name == "production" else []
+    assert sorted(service_of(h) for h in of_kind(objects, "HorizontalPodAutoscaler")) == expected
 
 
 def test_probes_are_grpc_probes_on_the_grpc_port_the_service_exposes(
@@ -189,6 +207,44 @@ def test_probes_are_grpc_probes_on_the_grpc_port_the_service_exposes(
         assert grpc_port["targetPort"] == "grpc"
         metrics = next(p for p in service["spec"]["ports"] if p["name"] == "metrics")
         assert metrics["targetPort"] == "metrics" and "metrics" in ports
+
+
+def test_the_gateway_has_http_probes_on_its_http_port_and_no_grpc_or_nats(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    _, objects = rendered
+    dep = named(objects, "Deployment", "lianxin-open311")
+    (c,) = containers(dep)
+    assert c["args"] == ["serve", GATEWAY]
+    assert c["ports"] == [{"name": "http", "containerPort": GATEWAY_PORT, "protocol": "TCP"}]
+    for probe, path in (
+        ("startupProbe", "/livez"),
+        ("readinessProbe", "/readyz"),
+        ("livenessProbe", "/livez"),
+    ):
+        assert c[probe]["httpGet"] == {"path": path, "port": "http"}, probe
+        assert "grpc" not in c[probe]
+    (port,) = named(objects, "Service", "lianxin-open311")["spec"]["ports"]
+    assert port == {
+        "name": "http",
+        "port": GATEWAY_PORT,
+        "targetPort": "http",
+        "protocol": "TCP",
+        "appProtocol": "http",
+    }
+    s = settings_of(objects, GATEWAY)
+    assert s["LIANXIN_OPEN311_HTTP_PORT"] == str(GATEWAY_PORT)
+    assert s["LIANXIN_OPEN311_HOST"] == "0.0.0.0" and s["LIANXIN_OPEN311_DATA_DIR"] == "/data"
+    assert s["LIANXIN_OPEN311_INTAKE_TARGET"] == "lianxin-intake:50051"
+    assert s["LIANXIN_OPEN311_ROUTING_TARGET"] == "lianxin-routing:50053"
+    # Every setting the chart writes is one the gateway reads (it ignores unknown names).
+    from services.open311.config import Open311Settings
+
+    fields = {f"LIANXIN_OPEN311_{n.upper()}" for n in Open311Settings.model_fields}
+    assert set(s) <= fields, set(s) - fields
+    # It migrates its key database at start: no hook Job, no policy volume.
+    assert not [j for j in of_kind(objects, "Job") if service_of(j) == GATEWAY]
+    assert "policy" not in {v["name"] for v in dep["spec"]["template"]["spec"]["volumes"]}
 
 
 def test_pods_run_non_root_read_only_without_capabilities_or_token(
@@ -261,16 +317,80 @@ def test_the_database_url_comes_from_the_existing_secret_key_per_service() -> No
         assert ref == {"name": "lianxin-database", "key": f"{svc}-url"}
 
 
+def refusal(*sets: str) -> str:
+    """helm's error for a render that must fail."""
+    args: list[str | Path] = ["template", "lianxin", UMBRELLA]
+    for s in sets:
+        args += ["--set", s]
+    result = helm(*args, check=False)
+    assert result.returncode != 0, f"{sets} rendered"
+    return result.stderr
+
+
 def test_a_service_that_is_not_replica_safe_refuses_replicas_and_autoscaling() -> None:
-    for bad in ("routing.replicaCount=2", "notify.autoscaling.enabled=true"):
-        result = helm("template", "lianxin", UMBRELLA, "--set", bad, check=False)
-        assert result.returncode != 0
-        assert "replicaSafe" in result.stderr and "issue 14" in result.stderr
+    for bad in ("intake.replicaCount=2", "intake.autoscaling.enabled=true"):
+        stderr = refusal(bad)
+        assert "replicaSafe" in stderr and "issue 14" in stderr
+        assert "WatchCases" in stderr and "commit order" in stderr
+    # Nor may its old and new pods overlap in an update.
+    assert "RollingUpdate" in refusal("intake.updateStrategy.type=RollingUpdate")
     for svc in SERVICES:
         values = yaml.safe_load((CHARTS / svc / "values.yaml").read_text())
-        assert values["replicaSafe"] is False and values["autoscaling"]["enabled"] is False
-        assert values["updateStrategy"] == {"type": "Recreate"}
-        assert len(values["replicaSafeReason"]) > 40
+        assert values["replicaSafe"] is (svc in REPLICA_SAFE), svc
+        assert values["autoscaling"]["enabled"] is False
+        if svc not in REPLICA_SAFE:
+            assert len(values["replicaSafeReason"]) > 40
+    dep = named(render_set("production"), "Deployment", "lianxin-intake")
+    assert dep["spec"]["strategy"] == {"type": "Recreate"} and dep["spec"]["replicas"] == 1
+
+
+@pytest.mark.parametrize("svc", [*REPLICA_SAFE, GATEWAY])
+def test_replicas_are_refused_on_sqlite_and_rendered_on_postgresql(svc: str) -> None:
+    for more in (f"{svc}.replicaCount=2", f"{svc}.autoscaling.enabled=true"):
+        stderr = refusal(more, "global.database.existingSecret=")
+        assert "external PostgreSQL" in stderr and "SQLite" in stderr and "one writer" in stderr
+        # A volume only one node mounts cannot be shared by the pods either.
+        stderr = refusal(more, f"{svc}.persistence.enabled=true")
+        assert "ReadWriteMany" in stderr
+    assert "RollingUpdate" in refusal(
+        f"{svc}.updateStrategy.type=RollingUpdate", "global.database.existingSecret="
+    )
+    # One pod on SQLite: Recreate, so two processes never hold the file at once.
+    sqlite = render(sets=["global.database.existingSecret="])
+    dep = named(sqlite, "Deployment", f"lianxin-{svc}")
+    assert dep["spec"]["strategy"] == {"type": "Recreate"}
+    objects = render(
+        sets=[
+            f"{svc}.replicaCount=3",
+            f"{svc}.persistence.enabled=true",
+            f"{svc}.persistence.accessMode=ReadWriteMany",
+        ]
+    )
+    dep = named(objects, "Deployment", f"lianxin-{svc}")
+    assert dep["spec"]["replicas"] == 3
+    assert dep["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0},
+    }
+    (pvc,) = [p for p in of_kind(objects, "PersistentVolumeClaim") if service_of(p) == svc]
+    assert pvc["spec"]["accessModes"] == ["ReadWriteMany"]
+    for version in ("1.30.0", NEWEST):
+        kubernetes_validate.validate(dep, version, strict=True)
+        kubernetes_validate.validate(pvc, version, strict=True)
+
+
+def test_production_runs_the_replica_safe_services_autoscaled_with_rolling_updates() -> None:
+    objects = render_set("production")
+    for svc in (*REPLICA_SAFE, GATEWAY):
+        dep = named(objects, "Deployment", f"lianxin-{svc}")
+        assert "replicas" not in dep["spec"]  # the HPA owns it
+        assert dep["spec"]["strategy"]["type"] == "RollingUpdate"
+        hpa = named(objects, "HorizontalPodAutoscaler", f"lianxin-{svc}")
+        assert hpa["spec"]["minReplicas"] == 2 and hpa["spec"]["maxReplicas"] >= 2
+        claims = [p for p in of_kind(objects, "PersistentVolumeClaim") if service_of(p) == svc]
+        assert all(p["spec"]["accessModes"] == ["ReadWriteMany"] for p in claims)
+        (c,) = containers(dep)
+        assert any(e["name"] == f"LIANXIN_{svc.upper()}_DATABASE_URL" for e in c["env"])
 
 
 def test_a_replica_safe_service_gets_its_autoscaler_and_rolling_updates() -> None:
@@ -367,7 +487,7 @@ def pod_labels(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
     return {
         service_of(d): d["spec"]["template"]["metadata"]["labels"]
         for d in of_kind(objects, "Deployment")
-        if service_of(d) in SERVICES
+        if service_of(d) in ALL
     }
 
 
@@ -379,7 +499,7 @@ def test_network_policies_allow_exactly_the_flows_of_the_design() -> None:
         for p in of_kind(objects, "NetworkPolicy")
         if not p["metadata"]["name"].endswith("-migrate")
     }
-    assert set(policies) == set(SERVICES)
+    assert set(policies) == set(ALL)
     egress_flows, ingress_flows = set(), set()
     for svc, pol in policies.items():
         assert selects(pol["spec"]["podSelector"], labels[svc])
@@ -388,7 +508,7 @@ def test_network_policies_allow_exactly_the_flows_of_the_design() -> None:
             for peer in rule.get("to", []):
                 for other, other_labels in labels.items():
                     if "podSelector" in peer and selects(peer["podSelector"], other_labels):
-                        assert [p["port"] for p in rule["ports"]] == [GRPC_PORTS[other]]
+                        assert [p["port"] for p in rule["ports"]] == [GRPC_PORTS[other]], svc
                         egress_flows.add((svc, other))
         for rule in pol["spec"]["ingress"]:
             for peer in rule.get("from", []):
@@ -398,6 +518,13 @@ def test_network_policies_allow_exactly_the_flows_of_the_design() -> None:
                         ingress_flows.add((other, svc))
     assert egress_flows == FLOWS
     assert ingress_flows == FLOWS
+    # The gateway's HTTP port: from the configured clients (production: the ingress
+    # controller's namespace) and the scrapers, and from nothing else.
+    gateway = policies[GATEWAY]["spec"]["ingress"]
+    assert [r["ports"] for r in gateway] == [[{"port": "http", "protocol": "TCP"}]] * 2
+    assert gateway[0]["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}
+    ]
 
 
 def egress_ports(policy: dict[str, Any]) -> set[int]:
@@ -414,17 +541,20 @@ def test_network_policies_allow_dns_nats_postgresql_metrics_and_nothing_else() -
             continue
         peers = {GRPC_PORTS[callee] for caller, callee in FLOWS if caller == svc}
         https = {443} if svc == "notify" else set()
-        assert ports == {53, 4222, 5432} | peers | https, svc
-        nats_rule = next(r for r in pol["spec"]["egress"] if r["ports"][0]["port"] == 4222)
-        assert nats_rule["to"] == [{"ipBlock": {"cidr": "10.20.0.0/24"}}]
-        pg_rule = next(r for r in pol["spec"]["egress"] if r["ports"][0]["port"] == 5432)
-        assert pg_rule["to"] == [{"ipBlock": {"cidr": "10.30.0.0/24"}}]
         metrics = [
             r
             for r in pol["spec"]["ingress"]
             if r["ports"] == [{"port": "metrics", "protocol": "TCP"}]
         ]
+        if svc == GATEWAY:  # no NATS; scraped on its HTTP port
+            assert ports == {53, 5432} | peers
+            continue
         assert len(metrics) == 1
+        assert ports == {53, 4222, 5432} | peers | https, svc
+        nats_rule = next(r for r in pol["spec"]["egress"] if r["ports"][0]["port"] == 4222)
+        assert nats_rule["to"] == [{"ipBlock": {"cidr": "10.20.0.0/24"}}]
+        pg_rule = next(r for r in pol["spec"]["egress"] if r["ports"][0]["port"] == 5432)
+        assert pg_rule["to"] == [{"ipBlock": {"cidr": "10.30.0.0/24"}}]
 
 
 # --- dashboards and alert rules ---------------------------------------------------------
@@ -527,5 +657,6 @@ def test_without_an_external_database_each_pod_migrates_its_own_sqlite_at_start(
     ] == []
     for svc in SERVICES:
         assert settings_of(objects, svc)[f"LIANXIN_{svc.upper()}_MIGRATE_ON_START"] == "true"
+    for svc in ALL:
         (c,) = containers(named(objects, "Deployment", f"lianxin-{svc}"))
         assert not [e for e in c.get("env", []) if e["name"].endswith("DATABASE_URL")]

@@ -8,7 +8,7 @@ metadata:
     {{- include "lianxin-common.labels" . | nindent 4 }}
 data:
   {{- include "lianxin-common.settingsEnv" . | nindent 2 }}
-{{- if and .Values.policy.enabled (not .Values.policy.existingConfigMap) }}
+{{- if and (include "lianxin-common.policyEnabled" .) (not .Values.policy.existingConfigMap) }}
 ---
 apiVersion: v1
 kind: ConfigMap

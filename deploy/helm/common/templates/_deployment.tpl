@@ -16,7 +16,7 @@ spec:
   {{- end }}
   revisionHistoryLimit: {{ .Values.revisionHistoryLimit }}
   strategy:
-    {{- toYaml .Values.updateStrategy | nindent 4 }}
+    {{- include "lianxin-common.updateStrategy" . | nindent 4 }}
   selector:
     matchLabels:
       {{- include "lianxin-common.selectorLabels" . | nindent 6 }}
@@ -31,7 +31,7 @@ spec:
         {{- end }}
       annotations:
         checksum/settings: {{ include "lianxin-common.settingsEnv" . | sha256sum }}
-        {{- if and .Values.policy.enabled (not .Values.policy.existingConfigMap) }}
+        {{- if and (include "lianxin-common.policyEnabled" .) (not .Values.policy.existingConfigMap) }}
         checksum/policy: {{ .Files.Get (printf "files/policies/%s" .Values.policy.file) | sha256sum }}
         {{- end }}
         {{- with .Values.podAnnotations }}
@@ -68,6 +68,11 @@ spec:
           command: ["/opt/lianxin/bin/dumb-init", "--", "lianxin"]
           args: ["serve", {{ $service | quote }}]
           ports:
+            {{- if eq (include "lianxin-common.protocol" .) "http" }}
+            - name: http
+              containerPort: {{ .Values.ports.http }}
+              protocol: TCP
+            {{- else }}
             - name: grpc
               containerPort: {{ .Values.ports.grpc }}
               protocol: TCP
@@ -75,6 +80,7 @@ spec:
             - name: metrics
               containerPort: {{ .Values.ports.metrics }}
               protocol: TCP
+            {{- end }}
             {{- end }}
           envFrom:
             - configMapRef:
@@ -90,20 +96,17 @@ spec:
             {{- end }}
           {{- end }}
           startupProbe:
-            grpc:
-              port: {{ .Values.ports.grpc }}
+            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/livez") | nindent 12 }}
             periodSeconds: {{ .Values.probes.startup.periodSeconds }}
             timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds }}
             failureThreshold: {{ .Values.probes.startup.failureThreshold }}
           readinessProbe:
-            grpc:
-              port: {{ .Values.ports.grpc }}
+            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/readyz") | nindent 12 }}
             periodSeconds: {{ .Values.probes.readiness.periodSeconds }}
             timeoutSeconds: {{ .Values.probes.readiness.timeoutSeconds }}
             failureThreshold: {{ .Values.probes.readiness.failureThreshold }}
           livenessProbe:
-            grpc:
-              port: {{ .Values.ports.grpc }}
+            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/livez") | nindent 12 }}
             periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
             timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds }}
             failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
@@ -128,7 +131,7 @@ metadata:
     # Kept on `helm uninstall`: the data outlives the release (deploy/README.md).
     helm.sh/resource-policy: keep
 spec:
-  accessModes: [ReadWriteOnce]
+  accessModes: [{{ .Values.persistence.accessMode }}]
   {{- with .Values.persistence.storageClass }}
   storageClassName: {{ . }}
   {{- end }}
@@ -182,16 +185,37 @@ spec:
     {{- include "lianxin-common.selectorLabels" . | nindent 4 }}
     app.kubernetes.io/component: server
   ports:
+    {{- if eq (include "lianxin-common.protocol" .) "http" }}
+    - name: http
+      port: {{ .Values.ports.http }}
+      targetPort: http
+      protocol: TCP
+      appProtocol: http
+    {{- else }}
     - name: grpc
       port: {{ .Values.ports.grpc }}
       targetPort: grpc
       protocol: TCP
       appProtocol: grpc
-    {{- if .Values.metrics.enabled }}
+    {{- end }}
+    {{- if and .Values.metrics.enabled (eq (include "lianxin-common.protocol" .) "grpc") }}
     - name: metrics
       port: {{ .Values.ports.metrics }}
       targetPort: metrics
       protocol: TCP
       appProtocol: http
     {{- end }}
+{{- end -}}
+
+{{/* A probe's action: native gRPC health on the grpc port, or an HTTP GET of `path` on the
+http port (the gateway: /livez while it runs, /readyz while intake and routing answer). */}}
+{{- define "lianxin-common.probeAction" -}}
+{{- if eq (include "lianxin-common.protocol" .ctx) "http" -}}
+httpGet:
+  path: {{ .path }}
+  port: http
+{{- else -}}
+grpc:
+  port: {{ .ctx.Values.ports.grpc }}
+{{- end -}}
 {{- end -}}

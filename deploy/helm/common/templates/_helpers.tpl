@@ -93,10 +93,45 @@ over it (the umbrella sets globals once for all four). Returns YAML; use with fr
 {{- printf "%s:%v" $host $peer.port -}}
 {{- end -}}
 
-{{/* Refuse replica counts the service cannot run yet (see replicaSafe in values.yaml). */}}
+{{/* "true" when several pods of this service may run at once: the service is replica-safe,
+its database is external (PostgreSQL: database.existingSecret; on SQLite one process holds
+the file's writer lock) and it has no volume only one pod can mount. */}}
+{{- define "lianxin-common.replicasAllowed" -}}
+{{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
+{{- $sharedVolume := or (not .Values.persistence.enabled) (eq .Values.persistence.accessMode "ReadWriteMany") -}}
+{{- if and .Values.replicaSafe $db.existingSecret $sharedVolume -}}true{{- end -}}
+{{- end -}}
+
+{{/* Refuse replica counts and updates the service cannot run (see replicaSafe in values.yaml). */}}
 {{- define "lianxin-common.checkReplicas" -}}
-{{- if and (not .Values.replicaSafe) (or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled) -}}
-{{- fail (printf "%s: replicaCount > 1 or autoscaling needs replicaSafe=true; this version of %s assumes a single writer: %s" (include "lianxin-common.service" .) (include "lianxin-common.service" .) .Values.replicaSafeReason) -}}
+{{- $service := include "lianxin-common.service" . -}}
+{{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
+{{- if or (gt (int .Values.replicaCount) 1) .Values.autoscaling.enabled -}}
+{{- if not .Values.replicaSafe -}}
+{{- fail (printf "%s: replicaCount > 1 or autoscaling needs replicaSafe=true; this version of %s cannot run several pods yet: %s" $service $service .Values.replicaSafeReason) -}}
+{{- else if not $db.existingSecret -}}
+{{- fail (printf "%s: replicaCount > 1 or autoscaling needs an external PostgreSQL (database.existingSecret): on SQLite (no existingSecret) %s takes one writer, a process holds the database file's lock and a second pod is refused at start" $service $service) -}}
+{{- else if not (include "lianxin-common.replicasAllowed" .) -}}
+{{- fail (printf "%s: replicaCount > 1 or autoscaling with persistence.accessMode=%s: the pods would share a volume only one node can mount; use ReadWriteMany storage (a shared file system) or persistence.enabled=false" $service .Values.persistence.accessMode) -}}
+{{- end -}}
+{{- end -}}
+{{- if and (eq (toString .Values.updateStrategy.type) "RollingUpdate") (not (include "lianxin-common.replicasAllowed" .)) -}}
+{{- fail (printf "%s: updateStrategy RollingUpdate runs the old and the new pod at once; it needs what replicas need (replicaSafe=true, an external PostgreSQL, no ReadWriteOnce volume): use Recreate or leave updateStrategy.type empty" $service) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The Deployment's strategy: updateStrategy as given, or (type empty) RollingUpdate when
+several pods may run at once (one extra pod, none down), else Recreate. */}}
+{{- define "lianxin-common.updateStrategy" -}}
+{{- if .Values.updateStrategy.type -}}
+{{- toYaml .Values.updateStrategy -}}
+{{- else if include "lianxin-common.replicasAllowed" . -}}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- else -}}
+type: Recreate
 {{- end -}}
 {{- end -}}
 
@@ -107,5 +142,25 @@ reach the file, so there the pod migrates at start.
 */}}
 {{- define "lianxin-common.jobMigrates" -}}
 {{- $db := include "lianxin-common.shared" (dict "ctx" . "key" "database") | fromYaml -}}
-{{- if and .Values.migration.enabled $db.existingSecret -}}true{{- end -}}
+{{- if and (.Values.migration | default dict).enabled $db.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+How the server is reached: "grpc" (the four services: gRPC on ports.grpc with native gRPC
+probes, /metrics on ports.metrics) or "http" (the Open311 gateway: HTTP on ports.http,
+probes on /livez and /readyz, /metrics on the same port). A chart without ports.http is a
+gRPC service.
+*/}}
+{{- define "lianxin-common.protocol" -}}
+{{- if .Values.ports.http -}}http{{- else -}}grpc{{- end -}}
+{{- end -}}
+
+{{/* The named container port Prometheus scrapes: "metrics", or "http" for an HTTP server. */}}
+{{- define "lianxin-common.metricsPort" -}}
+{{- if eq (include "lianxin-common.protocol" .) "http" -}}http{{- else -}}metrics{{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart mounts a district policy (charts without a policy block do not). */}}
+{{- define "lianxin-common.policyEnabled" -}}
+{{- if (.Values.policy | default dict).enabled -}}true{{- end -}}
 {{- end -}}

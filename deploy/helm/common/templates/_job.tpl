@@ -144,7 +144,7 @@ spec:
     matchLabels:
       {{- include "lianxin-common.selectorLabels" . | nindent 6 }}
   endpoints:
-    - port: metrics
+    - port: {{ include "lianxin-common.metricsPort" . }}
       path: /metrics
       interval: {{ $sm.interval }}
       scrapeTimeout: {{ $sm.scrapeTimeout }}

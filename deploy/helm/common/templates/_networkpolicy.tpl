@@ -1,8 +1,8 @@
 {{/*
-NetworkPolicy: only the flows of DESIGN.md. Ingress to gRPC from the services that call
-this one (`networkPolicy.callers`) and from `networkPolicy.clients` (hotline systems, the
+NetworkPolicy: only the flows of DESIGN.md. Ingress to gRPC (the gateway: HTTP) from the
+services that call this one (`networkPolicy.callers`) and from `networkPolicy.clients` (hotline systems, the
 command centres' apps, an ingress controller); ingress to metrics from the scrapers.
-Egress to DNS, NATS, PostgreSQL, the peers this service calls (`peers`), and
+Egress to DNS, NATS (services that use it), PostgreSQL, the peers this service calls (`peers`), and
 `networkPolicy.extraEgress` (notify: SMS gateway and webhooks). The migration Job's pods
 may only reach DNS and PostgreSQL.
 */}}
@@ -66,14 +66,14 @@ spec:
     - from:
         {{- toYaml $from | nindent 8 }}
       ports:
-        - port: grpc
+        - port: {{ include "lianxin-common.protocol" . }}
           protocol: TCP
     {{- end }}
     {{- if and .Values.metrics.enabled $np.metrics }}
     - from:
         {{- toYaml $np.metrics | nindent 8 }}
       ports:
-        - port: metrics
+        - port: {{ include "lianxin-common.metricsPort" . }}
           protocol: TCP
     {{- end }}
     {{- with .Values.networkPolicy.extraIngress }}
@@ -81,6 +81,7 @@ spec:
     {{- end }}
   egress:
     {{- include "lianxin-common.egressBase" (dict "np" $np) | nindent 4 }}
+    {{- if hasKey .Values "nats" }}
     - ports:
         - port: {{ $np.nats.port }}
           protocol: TCP
@@ -88,6 +89,7 @@ spec:
       to:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    {{- end }}
     {{- range .Values.peers }}
     - to:
         - podSelector:

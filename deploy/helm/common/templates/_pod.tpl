@@ -16,7 +16,7 @@
   emptyDir:
     medium: Memory
     sizeLimit: {{ .Values.tmpSizeLimit }}
-{{- if .Values.policy.enabled }}
+{{- if include "lianxin-common.policyEnabled" . }}
 - name: policy
   configMap:
     name: {{ .Values.policy.existingConfigMap | default (printf "%s-policy" (include "lianxin-common.fullname" .)) }}
@@ -28,7 +28,7 @@
   mountPath: /data
 - name: tmp
   mountPath: /tmp
-{{- if .Values.policy.enabled }}
+{{- if include "lianxin-common.policyEnabled" . }}
 - name: policy
   mountPath: /etc/lianxin/policy
   readOnly: true

@@ -9,23 +9,33 @@ settings ConfigMap holds exactly these, and the migration Job gets the same list
 {{- $stream := include "lianxin-common.shared" (dict "ctx" . "key" "stream") | fromYaml -}}
 {{- $env := dict -}}
 {{- $_ := set $env (print $p "HOST") "0.0.0.0" -}}
+{{- if eq (include "lianxin-common.protocol" .) "http" -}}
+{{- $_ = set $env (print $p "HTTP_PORT") (toString .Values.ports.http) -}}
+{{- else -}}
 {{- $_ = set $env (print $p "GRPC_PORT") (toString .Values.ports.grpc) -}}
 {{- if .Values.metrics.enabled -}}
 {{- $_ = set $env (print $p "METRICS_PORT") (toString .Values.ports.metrics) -}}
 {{- else -}}
 {{- $_ = set $env (print $p "METRICS_PORT") "off" -}}
 {{- end -}}
+{{- end -}}
 {{- $_ = set $env (print $p "DATA_DIR") "/data" -}}
+{{- /* NATS and the stream: for the services that have them (the gateway has none). */ -}}
+{{- if hasKey .Values "nats" -}}
 {{- $_ = set $env (print $p "NATS_URL") ($nats.url | required "nats.url is required (global.nats.url in the umbrella)") -}}
 {{- $_ = set $env (print $p "STREAM_NAME") (toString $stream.name) -}}
 {{- $_ = set $env (print $p "STREAM_REPLICAS") (toString $stream.replicas) -}}
 {{- $_ = set $env (print $p "STREAM_MAX_AGE_SECONDS") (toString $stream.maxAgeSeconds) -}}
 {{- $_ = set $env (print $p "STREAM_MAX_BYTES") (toString (int64 $stream.maxBytes)) -}}
 {{- $_ = set $env (print $p "STREAM_DISCARD") (toString $stream.discard) -}}
+{{- end -}}
+{{- /* Charts without a migration block always migrate at start (under an advisory lock). */ -}}
+{{- if hasKey .Values "migration" -}}
 {{- $_ = set $env (print $p "MIGRATE_ON_START") (ternary "false" "true" (eq (include "lianxin-common.jobMigrates" .) "true")) -}}
+{{- end -}}
 {{- $_ = set $env (print $p "LOG_LEVEL") (toString .Values.logLevel) -}}
 {{- $_ = set $env (print $p "SHUTDOWN_GRACE_SECONDS") (toString .Values.shutdownGraceSeconds) -}}
-{{- if .Values.policy.enabled -}}
+{{- if include "lianxin-common.policyEnabled" . -}}
 {{- $_ = set $env (print $p "POLICY_FILE") (printf "/etc/lianxin/policy/%s" .Values.policy.file) -}}
 {{- end -}}
 {{- range .Values.peers -}}
