@@ -57,7 +57,9 @@ class Open311Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(5.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
-    def sqlalchemy_url(self) -> str:
+    def sqlalchemy_url(self, service: str = "open311") -> str:
+        """The key store's URL (`service` as in the other services' settings, for
+        `lianxin migrate`)."""
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'open311.db').resolve()}"

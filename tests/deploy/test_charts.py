@@ -199,8 +199,15 @@ def test_probes_are_grpc_probes_on_the_grpc_port_the_service_exposes(
         (c,) = containers(dep)
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         assert ports["grpc"] == GRPC_PORTS[svc_name]
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert c[probe]["grpc"] == {"port": ports["grpc"]}, (svc_name, probe)
+        # Readiness asks the service's readiness (""); startup and liveness ask only
+        # whether the process is not stuck (the `liveness` health name).
+        expected = {
+            "startupProbe": {"port": ports["grpc"], "service": "liveness"},
+            "readinessProbe": {"port": ports["grpc"]},
+            "livenessProbe": {"port": ports["grpc"], "service": "liveness"},
+        }
+        for probe, action in expected.items():
+            assert c[probe]["grpc"] == action, (svc_name, probe)
         service = named(objects, "Service", dep["metadata"]["name"])
         grpc_port = next(p for p in service["spec"]["ports"] if p["name"] == "grpc")
         assert grpc_port["port"] == ports["grpc"] and grpc_port["appProtocol"] == "grpc"

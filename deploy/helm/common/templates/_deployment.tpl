@@ -96,7 +96,7 @@ spec:
             {{- end }}
           {{- end }}
           startupProbe:
-            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/livez") | nindent 12 }}
+            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/livez" "service" "liveness") | nindent 12 }}
             periodSeconds: {{ .Values.probes.startup.periodSeconds }}
             timeoutSeconds: {{ .Values.probes.startup.timeoutSeconds }}
             failureThreshold: {{ .Values.probes.startup.failureThreshold }}
@@ -106,7 +106,7 @@ spec:
             timeoutSeconds: {{ .Values.probes.readiness.timeoutSeconds }}
             failureThreshold: {{ .Values.probes.readiness.failureThreshold }}
           livenessProbe:
-            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/livez") | nindent 12 }}
+            {{- include "lianxin-common.probeAction" (dict "ctx" . "path" "/livez" "service" "liveness") | nindent 12 }}
             periodSeconds: {{ .Values.probes.liveness.periodSeconds }}
             timeoutSeconds: {{ .Values.probes.liveness.timeoutSeconds }}
             failureThreshold: {{ .Values.probes.liveness.failureThreshold }}
@@ -217,5 +217,8 @@ httpGet:
 {{- else -}}
 grpc:
   port: {{ .ctx.Values.ports.grpc }}
+  {{- with .service }}
+  service: {{ . }}
+  {{- end }}
 {{- end -}}
 {{- end -}}
