@@ -35,6 +35,7 @@ import contextlib
 import itertools
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -404,7 +405,14 @@ async def measure(args: argparse.Namespace, stack: Stack, echo_port: int) -> int
     return 0
 
 
+def _exit_on_sigterm(signum: int, _frame: object) -> None:
+    # SIGTERM (`timeout`, a CI runner) ends the bench through its `finally` blocks, so the
+    # servers it started (nats-servers in their own sessions, PostgreSQL) are stopped too.
+    raise SystemExit(128 + signum)
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
