@@ -15,6 +15,7 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+import tests.callers  # noqa: F401 - signing keys for every service the tests start
 from services.common.natsserver import NatsServer, free_port
 from services.common.server import ServiceHost
 from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fixture

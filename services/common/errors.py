@@ -61,6 +61,13 @@ class PermissionDenied(LianxinError):
     default_reason = "PERMISSION_DENIED"
 
 
+class Unauthenticated(LianxinError):
+    """No credentials, or credentials that cannot be trusted."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+    default_reason = "UNAUTHENTICATED"
+
+
 class Unavailable(LianxinError):
     """A dependency is down; the client may retry."""
 

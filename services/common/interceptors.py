@@ -29,7 +29,6 @@ access_log = logging.getLogger("lianxin.access")
 _QUIET = ("grpc.health.", "grpc.reflection.")
 
 REQUEST_ID_KEY = "x-request-id"
-ACTOR_KEY = "x-lianxin-actor"
 
 request_id_var = logs.request_id_var
 actor_var: contextvars.ContextVar[str] = contextvars.ContextVar("actor", default="anonymous")
@@ -113,8 +112,8 @@ class RequestIdInterceptor(_WrappingInterceptor):
         md = _metadata(context)
         rid = md.get(REQUEST_ID_KEY) or uuid7()
         context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
-        # The identity seam: JWT verification plugs in here and sets role and jurisdiction.
-        return [request_id_var.set(rid), actor_var.set(md.get(ACTOR_KEY) or "anonymous")]
+        # The caller is set by the authorization interceptor once its token is verified.
+        return [request_id_var.set(rid), actor_var.set("anonymous")]
 
     async def around(self, call: Unary, request: Any, context: Any, method: str) -> Any:
         tokens = self._enter(context)
@@ -308,13 +307,16 @@ class ErrorInterceptor(_WrappingInterceptor):
             await self._abort(exc, context, method)
 
 
-def server_chain() -> list[grpc.aio.ServerInterceptor]:
-    """The interceptors every server installs, outermost first."""
+def server_chain(*inner: grpc.aio.ServerInterceptor) -> list[grpc.aio.ServerInterceptor]:
+    """The interceptors every server installs, outermost first; `inner` (authorization)
+    goes inside the metrics, so refused calls are counted and logged, and outside the
+    error mapping."""
     return [
         RequestIdInterceptor(),
         aio_server_interceptor(),
         CaseInterceptor(),
         MetricsInterceptor(),
+        *inner,
         ErrorInterceptor(),
     ]
 
@@ -349,7 +351,45 @@ class ClientContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
             telemetry.GRPC_CLIENT_SECONDS.labels(service, name).observe(time.perf_counter() - start)
 
 
-def client_chain() -> list[grpc.aio.ClientInterceptor]:
+class _Bearer:
+    """Adds `authorization: Bearer <token>` to calls that carry no token of their own;
+    `token` is asked on every call (it renews itself)."""
+
+    def __init__(self, token: Callable[[], str]) -> None:
+        self._token = token
+
+    def _details(self, details: Any) -> Any:
+        md = list(details.metadata or ())
+        if any(k == "authorization" for k, _ in md):
+            return details
+        token = self._token()
+        if token:
+            md.append(("authorization", f"Bearer {token}"))
+        return details._replace(metadata=md)
+
+
+class _BearerUnary(_Bearer, grpc.aio.UnaryUnaryClientInterceptor):
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
+class _BearerStream(_Bearer, grpc.aio.UnaryStreamClientInterceptor):
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        return await continuation(self._details(client_call_details), request)
+
+
+def bearer_interceptors(token: Callable[[], str]) -> list[grpc.aio.ClientInterceptor]:
+    """Client interceptors adding the caller's token to unary and server-streaming calls
+    (an aio channel sorts each interceptor into one kind only, so there are two)."""
+    return [_BearerUnary(token), _BearerStream(token)]
+
+
+def client_chain(token: Callable[[], str] | None = None) -> list[grpc.aio.ClientInterceptor]:
     """The interceptors of every client channel, outermost first: metrics and request id,
-    then the client span (which injects `traceparent`)."""
-    return [ClientContextInterceptor(), *aio_client_interceptors()]
+    the caller's token, then the client span (which injects `traceparent`)."""
+    bearer = bearer_interceptors(token) if token is not None else []
+    return [ClientContextInterceptor(), *bearer, *aio_client_interceptors()]

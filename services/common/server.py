@@ -39,7 +39,9 @@ from nats.js import JetStreamContext
 from prometheus_client import start_http_server
 from sqlalchemy import Table
 
-from services.common import bus, telemetry
+from services.common import bus, telemetry, tokens
+from services.common.auth import SERVICE_SCOPES
+from services.common.authz import AuthInterceptor
 from services.common.db import Database, check_schema, migrate
 from services.common.interceptors import client_chain, register_methods, server_chain
 from services.common.opsmetrics import OpsPoller
@@ -55,6 +57,33 @@ DEPENDENCY_NATS = "dependency:nats"
 DEPENDENCY_DATABASE = "dependency:database"
 
 
+def _verifier(settings: ServiceSettings) -> tokens.Verifier | None:
+    """The token checks of this service; None (every call refused) without trusted keys."""
+    source = settings.auth_jwks or str(tokens.dev_key_paths(settings.data_dir).jwks)
+    try:
+        keys = tokens.KeySet(source)
+    except (OSError, ValueError, tokens.TokenError) as exc:
+        log.error(
+            "no signing keys to trust (%s): every call will be refused as UNAUTHENTICATED; "
+            "set AUTH_JWKS or start with `lianxin up`",
+            exc,
+        )
+        return None
+    return tokens.Verifier(keys, issuer=settings.auth_issuer, audience=settings.auth_audience)
+
+
+def _token_source(name: str, settings: ServiceSettings) -> tokens.TokenSource:
+    return tokens.service_token_source(
+        name,
+        data_dir=settings.data_dir,
+        issuer=settings.auth_issuer,
+        audience=settings.auth_audience,
+        token_file=settings.auth_service_token_file,
+        signing_key_file=settings.auth_signing_key_file,
+        scopes=SERVICE_SCOPES.get(name, ()),
+    )
+
+
 class ServiceHost:
     """Owns the parts of one service and starts and stops them in order."""
 
@@ -67,8 +96,10 @@ class ServiceHost:
             trace_exporter=settings.trace_exporter,
             log_format=settings.log_format,
         )
+        self.verifier = _verifier(settings)
+        self.token_source = _token_source(name, settings)
         self.server = grpc.aio.server(
-            interceptors=server_chain(),
+            interceptors=server_chain(AuthInterceptor(self.verifier)),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
@@ -208,7 +239,7 @@ class ServiceHost:
         """A client channel to another service, closed with this host."""
         ch = grpc.aio.insecure_channel(
             target,
-            interceptors=client_chain(),
+            interceptors=client_chain(self.token_source.token),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

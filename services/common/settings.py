@@ -80,6 +80,27 @@ class ServiceSettings(BaseSettings):
         "OTEL_EXPORTER_OTLP_ENDPOINT is set (the OTEL_* variables configure it).",
     )
 
+    # Authentication (services/common/tokens.py): one identity provider for the deployment.
+    auth_jwks: str = Field(
+        "",
+        description="The signing keys callers' tokens are checked against: a JWKS file or an "
+        "https URL; empty: the development keys under <data_dir>/auth/ (`lianxin up`).",
+    )
+    auth_issuer: str = Field(
+        "https://auth.lianxin.local/dev", description="The `iss` every token must carry."
+    )
+    auth_audience: str = Field("lianxin", description="The `aud` every token must carry.")
+    auth_service_token_file: Path | None = Field(
+        None,
+        description="This service's own token for its calls to the others, mounted and "
+        "rotated by the platform (re-read when it changes).",
+    )
+    auth_signing_key_file: Path | None = Field(
+        None,
+        description="Embedded/dev: mint this service's own short-lived token with this "
+        "private key; empty: <data_dir>/auth/signing-key.pem when it exists.",
+    )
+
     @field_validator("metrics_port", mode="before")
     @classmethod
     def _metrics_off(cls, v: object) -> object:
