@@ -15,14 +15,14 @@ from lianxin.intake.v1 import intake_service_pb2 as svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.intake.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.common import bus, paging, telemetry
+from services.common import auth, bus, paging, telemetry
 from services.common.blobs import BlobStore, StoredBlob, digest
 from services.common.db import Database
-from services.common.errors import InvalidArgument, NotFound, Violations
+from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.common.ids import uuid7
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, utcnow
-from services.intake import domain, metrics, store, watch
+from services.intake import domain, metrics, scope, store, watch
 from services.intake.config import IntakeSettings
 
 
@@ -62,6 +62,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         self, request: svc.SubmitCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.SubmitCaseResponse:
         domain.validate_submission(request, policy=self.policy, settings=self.settings)
+        scope.check_submit(auth.current(), request.channel)
         case_id = uuid7()
         now = utcnow()
         files = await self._store_attachments(request)
@@ -131,10 +132,11 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
     ) -> svc.GetCaseResponse:
         if not request.case_id:
             raise InvalidArgument([("case_id", "is required")])
+        p = auth.current()
 
         def load(conn: Connection) -> Any:
             row = store.get_case(conn, case_id=request.case_id)
-            if row is None:
+            if row is None or not scope.visible(p, row):
                 return None
             atts = store.get_attachments(conn, case_ids=[row.id])[row.id]
             return domain.case_to_proto(row, atts, store.get_timeline(conn, case_id=row.id))
@@ -152,13 +154,14 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         size = paging.page_size(request.page_size)
         after = str(paging.decode_token(request.page_token).get("after", ""))
         start, end = _period(request)
+        channel, unit_code = scope.narrow(auth.current(), request.channel, request.unit_code)
 
         def load(conn: Connection) -> tuple[list[Any], bool]:
             rows = store.list_cases(
                 conn,
-                channel=request.channel,
+                channel=channel,
                 status=request.status,
-                unit_code=request.unit_code,
+                unit_code=unit_code,
                 after_id=after,
                 limit=size + 1,
                 category=request.category.strip(),
@@ -188,13 +191,20 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             v.items.extend(exc.violations)
             start = end = None
         v.raise_if_any()
+        p = auth.current()
+        if p.kind == "staff" and not p.is_admin:
+            raise PermissionDenied(
+                "the status-change feed is for hotlines and the platform; staff list cases",
+                reason="OUT_OF_JURISDICTION",
+            )
+        channel, _ = scope.narrow(p, request.channel, "")
         size = paging.page_size(request.page_size)
         after = paging.decode_token(request.page_token).get("seq", 0)
         if not isinstance(after, int) or after < 0:
             raise InvalidArgument([("page_token", "is not a token this service issued")])
         rows = await self.db.read(
             lambda conn: store.list_status_changes(
-                conn, start=start, end=end, channel=request.channel, after_seq=after, limit=size + 1
+                conn, start=start, end=end, channel=channel, after_seq=after, limit=size + 1
             )
         )
         page = rows[:size]
@@ -211,6 +221,14 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
     async def WatchCases(
         self, request: svc.WatchCasesRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[svc.WatchCasesResponse]:
+        channel, unit_code = scope.narrow(auth.current(), request.channel, request.unit_code)
+        if (channel, unit_code) != (request.channel, request.unit_code):
+            request = svc.WatchCasesRequest(
+                channel=channel,
+                unit_code=unit_code,
+                cursor=request.cursor,
+                from_now=request.from_now,
+            )
         if request.from_now:
             watch.parse(request)  # every bad field before any effect
             cursor = watch.encode_cursor(await self.db.read(watch.head))

@@ -12,10 +12,16 @@ from sqlalchemy import Connection
 from lianxin.notify.v1 import notify_service_pb2 as svc
 from lianxin.notify.v1 import notify_service_pb2_grpc
 from lianxin.notify.v1 import resources_pb2 as res
-from services.common import paging
+from services.common import auth, paging
 from services.common.db import Database
-from services.common.errors import FailedPrecondition, InvalidArgument, NotFound, Violations
-from services.notify import domain, store, subscriptions
+from services.common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Violations,
+)
+from services.notify import domain, scope, store, subscriptions
 from services.notify.channels import Clock
 
 
@@ -61,6 +67,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         v.raise_if_any()
         size = paging.page_size(request.page_size)
         after = str(paging.decode_token(request.page_token).get("after", ""))
+        within = scope.deliveries(auth.current())
 
         def load(conn: Connection) -> tuple[list[Any], bool]:
             rows = store.list_deliveries(
@@ -69,6 +76,8 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
                 status=request.status,
                 after_id=after,
                 limit=size + 1,
+                case_channel=within.case_channel,
+                recipient_id=within.recipient_id,
             )
             return [domain.delivery_to_proto(r) for r in rows[:size]], len(rows) > size
 
@@ -80,7 +89,8 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         self, request: svc.GetDeliveryRequest, context: grpc.aio.ServicerContext
     ) -> svc.GetDeliveryResponse:
         _required(request.delivery_id, "delivery_id")
-        delivery = await self.db.read(lambda c: _load_delivery(c, request.delivery_id))
+        within = scope.deliveries(auth.current())
+        delivery = await self.db.read(lambda c: _load_delivery(c, request.delivery_id, within))
         if delivery is None:
             raise _delivery_not_found(request.delivery_id)
         return svc.GetDeliveryResponse(delivery=delivery)
@@ -126,6 +136,11 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         subscriptions.validate(
             request.subscription, request_id=request.request_id, file_sink=self.file_sink, v=v
         )
+        own = scope.subscription_hotline(auth.current())
+        if own and request.subscription.hotline != own:
+            raise PermissionDenied(
+                "a hotline subscribes for its own channel only", reason="WRONG_CHANNEL"
+            )
         row = subscriptions.new_row(
             request.subscription, request_id=request.request_id, now=self.clock()
         )
@@ -142,12 +157,16 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
     ) -> svc.ListSubscriptionsResponse:
         if request.hotline and request.hotline not in domain.HOTLINES:
             raise InvalidArgument([("hotline", "must be a hotline channel, or unset for all")])
+        own = scope.subscription_hotline(auth.current())
+        if own and request.hotline and request.hotline != own:
+            raise PermissionDenied(
+                "a hotline lists its own channel's subscriptions", reason="WRONG_CHANNEL"
+            )
+        hotline = own or request.hotline
         size = paging.page_size(request.page_size)
         after = str(paging.decode_token(request.page_token).get("after", ""))
         rows = await self.db.read(
-            lambda c: store.list_subscriptions(
-                c, hotline=request.hotline, after_id=after, limit=size + 1
-            )
+            lambda c: store.list_subscriptions(c, hotline=hotline, after_id=after, limit=size + 1)
         )
         page = [subscriptions.to_proto(r) for r in rows[:size]]
         token = paging.encode_token({"after": page[-1].id}) if len(rows) > size else ""
@@ -158,9 +177,14 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
     ) -> svc.DeleteSubscriptionResponse:
         _required(request.subscription_id, "subscription_id")
         now = self.clock()
-        deleted = await self.db.write(
-            lambda c: store.delete_subscription(c, subscription_id=request.subscription_id, now=now)
-        )
+        own = scope.subscription_hotline(auth.current())
+
+        def delete(c: Connection) -> bool:
+            if not _managed(c, request.subscription_id, own):
+                return False
+            return store.delete_subscription(c, subscription_id=request.subscription_id, now=now)
+
+        deleted = await self.db.write(delete)
         self.on_subscriptions_changed()
         if not deleted:
             raise _subscription_not_found(request.subscription_id)
@@ -172,15 +196,20 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         _required(request.subscription_id, "subscription_id")
         now = self.clock()
         secret = subscriptions.new_secret()
-        row = await self.db.write(
-            lambda c: store.rotate_secret(
+        own = scope.subscription_hotline(auth.current())
+
+        def rotate(c: Connection) -> Any:
+            if not _managed(c, request.subscription_id, own):
+                return None
+            return store.rotate_secret(
                 c,
                 subscription_id=request.subscription_id,
                 secret=secret,
                 now=now,
                 grace_until=now + self.secret_grace,
             )
-        )
+
+        row = await self.db.write(rotate)
         self.on_subscriptions_changed()
         if row is None:
             raise _subscription_not_found(request.subscription_id)
@@ -189,11 +218,25 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         )
 
 
-def _load_delivery(conn: Connection, delivery_id: str) -> res.Delivery | None:
+def _load_delivery(
+    conn: Connection, delivery_id: str, within: scope.DeliveryScope | None = None
+) -> res.Delivery | None:
     row = store.get_delivery(conn, delivery_id=delivery_id)
     if row is None:
         return None
+    if within is not None and not within.covers(
+        row, store.case_channel(conn, case_id=row.case_id) if within.case_channel else None
+    ):
+        return None
     return domain.delivery_to_proto(row, store.get_attempts(conn, delivery_id=delivery_id))
+
+
+def _managed(conn: Connection, subscription_id: str, hotline: int) -> bool:
+    """Whether the caller manages this subscription (0: every hotline's)."""
+    if not hotline:
+        return True
+    row = store.get_subscription(conn, subscription_id=subscription_id)
+    return row is not None and row.hotline == hotline
 
 
 def _delivery_not_found(delivery_id: str) -> NotFound:

@@ -35,7 +35,7 @@ from services.notify.channels import Clock
 
 CONSUMER = "notify"
 SUBJECTS = "lianxin.case.>"
-SERVICE_ACTOR = (("x-lianxin-actor", "service:notify"),)
+SERVICE_ACTOR: tuple[tuple[str, str], ...] = ()  # the channel adds this service's token
 TRANSIENT = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
 MAX_STAFF_PAGES = 20
 UNIT_CACHE_SECONDS = 600.0

@@ -194,6 +194,13 @@ def get_delivery(conn: Connection, *, delivery_id: str) -> Any:
     return conn.execute(_GET_DELIVERY, {"delivery_id": delivery_id}).first()
 
 
+def case_channel(conn: Connection, *, case_id: str) -> int | None:
+    """The intake channel of a case notify has heard of (None if it has not)."""
+    return conn.execute(
+        select(reporters.c.channel).where(reporters.c.case_id == case_id)
+    ).scalar_one_or_none()
+
+
 def get_attempts(conn: Connection, *, delivery_id: str) -> list[Any]:
     return list(
         conn.execute(
@@ -316,10 +323,23 @@ def revive(conn: Connection, *, delivery_id: str, at: datetime) -> bool:
 
 
 def list_deliveries(
-    conn: Connection, *, case_id: str, status: int, after_id: str, limit: int
+    conn: Connection,
+    *,
+    case_id: str,
+    status: int,
+    after_id: str,
+    limit: int,
+    case_channel: int = 0,
+    recipient_id: str = "",
 ) -> list[Any]:
-    """Newest first (ids are UUIDv7, so id order is creation order)."""
+    """Newest first (ids are UUIDv7, so id order is creation order); `case_channel` and
+    `recipient_id` narrow it to a caller's scope."""
     q = select(deliveries).order_by(deliveries.c.id.desc()).limit(limit)
+    if case_channel:
+        of_channel = select(reporters.c.case_id).where(reporters.c.channel == case_channel)
+        q = q.where(deliveries.c.case_id.in_(of_channel))
+    if recipient_id:
+        q = q.where(deliveries.c.recipient_id == recipient_id)
     if case_id:
         q = q.where(deliveries.c.case_id == case_id)
     if status:

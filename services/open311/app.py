@@ -20,9 +20,10 @@ import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
-from services.common import telemetry
+from services.common import telemetry, tokens
+from services.common.auth import SERVICE_SCOPES
 from services.common.db import Database, migrate
-from services.common.interceptors import ClientContextInterceptor
+from services.common.interceptors import ClientContextInterceptor, bearer_interceptors
 from services.common.timeutil import to_ts
 from services.open311 import keys, store
 from services.open311.api import bounded, build_app, list_request
@@ -43,8 +44,20 @@ class Gateway:
         url = settings.sqlalchemy_url()
         migrate(url, store.MIGRATIONS)
         self.db = Database(url)
+        source = tokens.service_token_source(
+            "open311",
+            data_dir=settings.data_dir,
+            issuer=settings.auth_issuer,
+            audience=settings.auth_audience,
+            token_file=settings.auth_service_token_file,
+            signing_key_file=settings.auth_signing_key_file,
+            scopes=SERVICE_SCOPES["open311"],
+        )
         self._channels = {
-            name: grpc.aio.insecure_channel(target, interceptors=[ClientContextInterceptor()])
+            name: grpc.aio.insecure_channel(
+                target,
+                interceptors=[ClientContextInterceptor(), *bearer_interceptors(source.token)],
+            )
             for name, target in (
                 ("intake", settings.intake_target),
                 ("routing", settings.routing_target),

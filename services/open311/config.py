@@ -50,6 +50,17 @@ class Open311Settings(BaseSettings):
     catalog_ttl_seconds: float = Field(
         60.0, gt=0, description="How long the categories read from routing are reused."
     )
+    # Its own token for calls to intake and routing (see services/common/tokens.py).
+    auth_issuer: str = Field("https://auth.lianxin.local/dev", description="Tokens' `iss`.")
+    auth_audience: str = Field("lianxin", description="Tokens' `aud`.")
+    auth_service_token_file: Path | None = Field(
+        None, description="The gateway's token, mounted and rotated by the platform."
+    )
+    auth_signing_key_file: Path | None = Field(
+        None,
+        description="Embedded/dev: mint the gateway's token with this key; empty: "
+        "<data_dir>/auth/signing-key.pem when it exists.",
+    )
     max_window_days: int = Field(90, gt=0, description="Longest start_date..end_date span.")
     default_page_size: int = Field(100, gt=0, le=1000)
     max_page_size: int = Field(1000, gt=0, le=1000)

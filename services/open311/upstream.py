@@ -1,8 +1,8 @@
 """The gateway's calls to intake and routing, over their public gRPC APIs only.
 
-`call_metadata()` is THE place the gateway says who is calling: today the `x-lianxin-*`
-metadata the CLI sends (`services.common.auth.metadata_for`); when JWT lands, a token for
-the client application's identity goes here and nothing else changes.
+The gateway calls as itself: its channels carry its service token (`service:open311`,
+see `services.common.tokens.service_token_source`); the client application's identity is
+checked by the gateway (its API keys) and recorded with the request it submits.
 
 The district's categories and policy change only when routing restarts with a new
 policy, so they are read once and reused for `catalog_ttl_seconds`; when routing cannot
@@ -26,7 +26,6 @@ from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
-from services.common.auth import metadata_for
 from services.open311.errors import from_rpc
 from services.open311.keys import Identity
 
@@ -37,8 +36,8 @@ T = TypeVar("T")
 
 
 def call_metadata(identity: Identity | None = None) -> tuple[tuple[str, str], ...]:
-    """Who the gateway's call is for: a client application's identity, or itself."""
-    return metadata_for(identity.actor if identity is not None else SERVICE_ACTOR)
+    """Extra metadata of the gateway's calls (its token is added by the channel)."""
+    return ()
 
 
 @dataclass(frozen=True)

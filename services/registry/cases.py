@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 500
 MAX_PAGES = 40  # 20,000 open cases; beyond that the counts say "at least"
-SERVICE_ACTOR = (("x-lianxin-actor", "service:registry"),)
+SERVICE_ACTOR: tuple[tuple[str, str], ...] = ()  # the channel adds this service's token
 
 
 class CaseDirectory:

@@ -83,7 +83,7 @@ def full_view_refusal(p: Principal, unit_codes: Iterable[str]) -> str:
     if not p.purpose:
         return "state a purpose (metadata x-lianxin-purpose) to see personal data in full"
     if p.jurisdiction is None:
-        return "no jurisdiction stated (metadata x-lianxin-jurisdiction)"
+        return "no jurisdiction (the token names no unit)"
     outside = sorted({u or "(none)" for u in unit_codes if not p.covers(u)})
     if outside:
         return f"outside your jurisdiction {p.jurisdiction}: {', '.join(outside[:5])}"

@@ -4,11 +4,11 @@ work queues, and statistics.
 Every step request is idempotent per (case, `request_id`): a retry returns the case as it
 is now and writes nothing; a request id is scoped to its case. Who may do what is checked
 from the request: a decision "by the level above" (approving or refusing an extension,
-supervising, re-dispatching a returned case) names the acting command centre in
-`acting_unit_code`, which must be a district, street or community whose area holds the
-case and which stands above the case's unit. Until JWT lands, that code is taken as stated
-(the caller's identity is `x-lianxin-actor`); the token's jurisdiction will be checked
-against it in the same place (`domain.check_above`).
+supervising, re-dispatching a returned case) is taken for the caller's own unit, from
+their token (`authz.acting_unit`; `acting_unit_code` may be left empty), which must be a
+district, street or community whose area holds the case and which stands above the
+case's unit (`domain.check_above`). Every read and step first checks the case lies in the
+caller's scope (`scope.py`); one outside it is NOT_FOUND.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
-from services.common import bus, paging, telemetry
+from services.common import auth, authz, bus, paging, telemetry
 from services.common.auth import principal_of
 from services.common.blobs import BlobStore, check_upload, digest
 from services.common.db import Database
@@ -46,6 +46,7 @@ from services.routing import (
     metrics,
     policy_view,
     ranking,
+    scope,
     stats,
     store,
 )
@@ -92,10 +93,11 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         self, request: svc.GetCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.GetCaseResponse:
         _require_case_id(request.case_id)
+        p, district = auth.current(), self.policy.district
 
         def load(conn: Connection) -> res.Case | None:
             row = store.get_case(conn, case_id=request.case_id)
-            if row is None:
+            if row is None or not scope.visible(p, row, district=district):
                 return None
             return domain.case_to_proto(
                 row,
@@ -299,7 +301,8 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             }
             for p in request.photos
         ]
-        actor, acting = actor_var.get(), request.acting_unit_code.strip()
+        actor = actor_var.get()
+        acting = self._acting(request) if request.acting_unit_code.strip() else ""
 
         def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
             assisting = [a.unit_code for a in store.get_assisting(conn, case_id=row.id)]
@@ -533,7 +536,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         make: Callable[[Any, str], domain.Step],
     ) -> res.Case:
         """Void or transfer: the district platform's final steps."""
-        acting, principal = request.acting_unit_code.strip(), principal_of(context)
+        acting, principal = self._acting(request), principal_of(context)
         actor = actor_var.get()
 
         def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
@@ -553,7 +556,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         v.raise_if_any()
         field = "grid_code" if request.grid_code.strip() else "unit_code"
         chosen = (request.grid_code or request.unit_code).strip()
-        acting, principal = request.acting_unit_code.strip(), principal_of(context)
+        acting, principal = self._acting(request), principal_of(context)
         row = await self._current(request.case_id, request.request_id)
         place = target = None
         if row is not None:
@@ -596,7 +599,6 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         self, request: svc.RedispatchCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.RedispatchCaseResponse:
         v = _step_violations(request.case_id, request.request_id)
-        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
         v.check(bool(request.unit_code), "unit_code", "is required")
         _text(v, "note", request.note, required=False)
         level = domain.unit_level(request.unit_code)
@@ -606,16 +608,15 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             if domain.unit_level(code) == 0:
                 v.add(f"assisting_unit_codes[{i}]", "must be a unit or department code")
         v.raise_if_any()
+        acting = self._acting(request)
         row = await self._current(request.case_id, request.request_id)
         target = None
         if row is not None:
             domain.check_allowed(row, S.TRANSITION_REDISPATCHED)
-            domain.check_above(row, request.acting_unit_code, what="re-dispatching")
+            domain.check_above(row, acting, what="re-dispatching")
             domain.check_target(row, request.unit_code, level, field="unit_code")
-            if not request.unit_code.startswith(request.acting_unit_code):
-                raise InvalidArgument(
-                    [("unit_code", f"must be {request.acting_unit_code} or a unit below it")]
-                )
+            if not request.unit_code.startswith(acting):
+                raise InvalidArgument([("unit_code", f"must be {acting} or a unit below it")])
             target = await self._named(
                 domain.Target(
                     level,
@@ -625,7 +626,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                 ),
                 "unit_code",
             )
-        actor, acting = actor_var.get(), request.acting_unit_code
+        actor = actor_var.get()
 
         def plan(conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
             domain.check_allowed(row, S.TRANSITION_REDISPATCHED)
@@ -651,9 +652,9 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         self, request: svc.ApproveExtensionRequest, context: grpc.aio.ServicerContext
     ) -> svc.ApproveExtensionResponse:
         v = _step_violations(request.case_id, request.request_id)
-        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
         _text(v, "note", request.note, required=False)
         v.raise_if_any()
+        acting = self._acting(request)
         actor = actor_var.get()
         case = await self._act(
             request.case_id,
@@ -664,7 +665,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                     row,
                     sla=self.sla,
                     actor=actor,
-                    acting=request.acting_unit_code,
+                    acting=acting,
                     note=request.note.strip(),
                     now=now,
                 )
@@ -676,18 +677,16 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         self, request: svc.RefuseExtensionRequest, context: grpc.aio.ServicerContext
     ) -> svc.RefuseExtensionResponse:
         v = _step_violations(request.case_id, request.request_id)
-        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
         reason = _text(v, "reason", request.reason)
         v.raise_if_any()
+        acting = self._acting(request)
         actor = actor_var.get()
         case = await self._act(
             request.case_id,
             request.request_id,
             S.TRANSITION_EXTENSION_REFUSED,
             lambda conn, row, now: [
-                domain.plan_refuse_extension(
-                    row, actor=actor, acting=request.acting_unit_code, reason=reason
-                )
+                domain.plan_refuse_extension(row, actor=actor, acting=acting, reason=reason)
             ],
         )
         return svc.RefuseExtensionResponse(case=case)
@@ -696,12 +695,12 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         self, request: svc.SuperviseCaseRequest, context: grpc.aio.ServicerContext
     ) -> svc.SuperviseCaseResponse:
         v = _step_violations(request.case_id, request.request_id)
-        v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
         note = _text(v, "note", request.note)
         deadline = from_ts(request.deadline_time)
         if deadline is None:
             v.add("deadline_time", "is required: the new deadline")
         v.raise_if_any()
+        acting = self._acting(request)
         assert deadline is not None
         actor = actor_var.get()
 
@@ -713,7 +712,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                     row,
                     sla=self.sla,
                     actor=actor,
-                    acting=request.acting_unit_code,
+                    acting=acting,
                     note=note,
                     deadline=deadline,
                     now=now,
@@ -725,20 +724,26 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
 
     # --- machinery ---------------------------------------------------------------------
 
+    def _acting(self, request: Any) -> str:
+        """The unit a decision is made for: the caller's own (see `authz.acting_unit`)."""
+        return authz.acting_unit(auth.current(), request.acting_unit_code)
+
     async def _current(self, case_id: str, request_id: str) -> Any:
         """The case as it is now, for lookups that must happen outside the transaction;
         NOT_FOUND when there is no such case; None when the step will answer by itself
         (a retry of a request already done, or a case merged into another)."""
 
+        p, district = auth.current(), self.policy.district
+
         def load(conn: Connection) -> Any:
+            row = store.get_case(conn, case_id=case_id)
+            if row is None or not scope.visible(p, row, district=district):
+                raise scope.not_found(case_id)
             if (
                 request_id
                 and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
             ):
                 return None
-            row = store.get_case(conn, case_id=case_id)
-            if row is None:
-                raise NotFound(f"case {case_id} not found", metadata={"case_id": case_id})
             return None if row.merged_into else row
 
         return await self.db.read(load)
@@ -768,8 +773,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         """The checks of `_act`, read-only: raises what `_act` would (not found, illegal
         transition, a plan's refusal); False for a retry of a request already applied."""
         now = self.clock.now()
+        p, district = auth.current(), self.policy.district
 
         def check(conn: Connection) -> bool:
+            scope.check(p, store.get_case(conn, case_id=case_id), case_id, district=district)
             if (
                 request_id
                 and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
@@ -789,8 +796,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         now = self.clock.now()
 
         origin: list[str | None] = []
+        p, district = auth.current(), self.policy.district
 
         def job(conn: Connection) -> tuple[res.Case, list[tuple[int, res.Case]]]:
+            scope.check(p, store.get_case(conn, case_id=case_id), case_id, district=district)
             if request_id:
                 seen = store.seen_request(conn, case_id=case_id, request_id=request_id)
                 if seen is not None:

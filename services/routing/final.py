@@ -29,7 +29,6 @@ MAX_NAME = 100
 
 
 def validate_void(request: svc.VoidCaseRequest, v: Violations) -> None:
-    v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
     if request.reason_class not in VOID_NAMES:
         v.add("reason_class", "must be PRANK, NO_CONTENT, DUPLICATE_EXTERNAL or NOT_GOVERNMENT")
     dup = request.duplicate_of.strip()
@@ -39,7 +38,6 @@ def validate_void(request: svc.VoidCaseRequest, v: Violations) -> None:
 
 
 def validate_transfer(request: svc.TransferCaseRequest, v: Violations) -> None:
-    v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
     if request.destination not in DESTINATION_NAMES:
         v.add("destination", "must be OTHER_DISTRICT or HOTLINE")
     name = request.destination_name.strip()

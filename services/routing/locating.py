@@ -82,7 +82,6 @@ def failed_changes(error: str, *, district: Any, candidates: list[dict[str, Any]
 
 def validate(request: svc.FileCaseRequest, v: Violations) -> None:
     grid, unit = request.grid_code.strip(), request.unit_code.strip()
-    v.check(bool(request.acting_unit_code), "acting_unit_code", "is required")
     if bool(grid) == bool(unit):
         v.add("grid_code", "give exactly one of grid_code and unit_code")
     if grid and not (grid.isdigit() and len(grid) == GRID_DIGITS):
