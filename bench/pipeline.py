@@ -58,6 +58,7 @@ from lianxin.intake.v1 import intake_service_pb2_grpc  # noqa: E402
 from lianxin.intake.v1 import resources_pb2 as res  # noqa: E402
 from lianxin.routing.v1 import resources_pb2 as routing_res  # noqa: E402
 from services.common.natsserver import free_port  # noqa: E402
+from tests import callers  # noqa: E402 - tokens the services trust (test keys)
 from tests.faults.stack import Stack, drill_policy, wait_serving  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -130,7 +131,7 @@ def webhook_receiver() -> ThreadingHTTPServer:
 
 
 async def watch(target: str, seen: Seen, stop: asyncio.Event) -> None:
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with callers.channel(target) as channel:
         stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
         call = stub.WatchCases(svc.WatchCasesRequest(channel=res.CHANNEL_MAYOR_HOTLINE))
         stopping = asyncio.ensure_future(stop.wait())
@@ -187,7 +188,7 @@ async def one_run(
     watcher = asyncio.create_task(watch(topo.intake_targets[0], seen, stop))
     await asyncio.sleep(0.5)
     cpu0 = cpu_of(topo.pids)
-    channels = [grpc.aio.insecure_channel(t) for t in topo.intake_targets]
+    channels = [callers.channel(t) for t in topo.intake_targets]
     try:
         stubs = [intake_service_pb2_grpc.IntakeServiceStub(c) for c in channels]
 
@@ -231,7 +232,7 @@ async def one_run(
 
 async def echo_rate(port: int, in_flight: int, calls: int) -> float:
     payload = submission(0, "echo").SerializeToString()
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with callers.channel(f"127.0.0.1:{port}") as channel:
         echo = channel.unary_unary(ECHO_METHOD)
 
         async def call(i: int) -> object:
@@ -320,7 +321,7 @@ def seed(root: Path, stored: int) -> None:
 
 async def cost_run(stack: Stack, cases: int, run: str) -> dict[str, float]:
     """SubmitCase one at a time (its latency), then the pipeline's routing CPU per case."""
-    async with grpc.aio.insecure_channel(stack["intake"].target) as channel:
+    async with callers.channel(stack["intake"].target) as channel:
         stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
         latencies = []
         for i in range(200):

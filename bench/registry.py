@@ -32,8 +32,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import grpc
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "gen")]
 
@@ -46,6 +44,7 @@ from services.common.db import Database, migrate  # noqa: E402
 from services.common.natsserver import NatsServer, free_port  # noqa: E402
 from services.registry import audit, generate, importer, store  # noqa: E402
 from services.registry.gridmap import GridMap  # noqa: E402
+from tests import callers  # noqa: E402 - tokens the services trust (test keys)
 
 RESULTS = ROOT / "bench" / "results"
 FILES = [
@@ -135,8 +134,8 @@ async def locate_over_grpc(
     payload = requests[0].SerializeToString()
     results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as echo_ch,
-        grpc.aio.insecure_channel(f"127.0.0.1:{registry_port}") as reg_ch,
+        callers.channel(f"127.0.0.1:{echo_port}") as echo_ch,
+        callers.channel(f"127.0.0.1:{registry_port}") as reg_ch,
     ):
         echo = echo_ch.unary_unary(ECHO_METHOD)
         registry = RegistryServiceStub(reg_ch)

@@ -36,6 +36,7 @@ from lianxin.intake.v1 import intake_service_pb2_grpc  # noqa: E402
 from lianxin.intake.v1 import resources_pb2 as res  # noqa: E402
 from services.cli.up import wait_serving  # noqa: E402
 from services.common.natsserver import NatsServer, free_port  # noqa: E402
+from tests import callers  # noqa: E402 - tokens the services trust (test keys)
 
 ECHO_METHOD = "/bench.Echo/Echo"
 
@@ -105,9 +106,9 @@ async def measure(
     payload = submission(0, "x").SerializeToString()
     results: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{echo_port}") as echo_ch,
-        grpc.aio.insecure_channel(f"127.0.0.1:{intake_port}") as intake_ch,
-        grpc.aio.insecure_channel(f"127.0.0.1:{nosync_port}") as nosync_ch,
+        callers.channel(f"127.0.0.1:{echo_port}") as echo_ch,
+        callers.channel(f"127.0.0.1:{intake_port}") as intake_ch,
+        callers.channel(f"127.0.0.1:{nosync_port}") as nosync_ch,
     ):
         echo = echo_ch.unary_unary(ECHO_METHOD)
         intake = intake_service_pb2_grpc.IntakeServiceStub(intake_ch)

@@ -25,6 +25,7 @@ from services.registry.app import create_server as create_registry
 from services.registry.config import RegistrySettings
 from services.routing.app import create_server as create_routing
 from services.routing.config import RoutingSettings
+from tests import callers
 from tests.conftest import running, settings_for
 
 HOME = (34.8605, 117.5585)  # 张胜起's home, in grid 370402003001001 of 辛庄社区
@@ -96,7 +97,7 @@ async def running_system(
 
         def channel(name: str) -> grpc.aio.Channel:
             address = hosts[name].address if name in hosts else "127.0.0.1:1"
-            return grpc.aio.insecure_channel(address)
+            return callers.channel(address)
 
         chans = {
             n: await stack.enter_async_context(channel(n))

@@ -14,6 +14,7 @@ from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from services.cli.demo import tiny_png
+from tests import callers
 from tests.conftest import error_details, eventually
 from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fixture
 from tests.system import System, running_system, story_submission
@@ -70,7 +71,7 @@ async def test_a_flickering_light_is_filed_dispatched_notified_resolved_and_clos
 
         await eventually(notified)
 
-        actor = (("x-lianxin-actor", "staff-xinzhuang-electrician"),)
+        actor = callers.as_actor("staff-xinzhuang-electrician")
         await system.routing.AcceptCase(
             routing_svc.AcceptCaseRequest(case_id=case_id, request_id="acc-1"), metadata=actor
         )
@@ -88,7 +89,7 @@ async def test_a_flickering_light_is_filed_dispatched_notified_resolved_and_clos
             routing_svc.CloseCaseRequest(
                 case_id=case_id, request_id="close-1", note="居民确认灯已不闪"
             ),
-            metadata=(("x-lianxin-actor", "staff-hanliyuan"),),
+            metadata=callers.as_actor("staff-hanliyuan"),
         )
 
         async def closed() -> bool:

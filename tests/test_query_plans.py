@@ -23,6 +23,7 @@ from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.notify.v1 import notify_service_pb2 as notify_svc
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
+from tests import callers
 from tests.conftest import eventually
 from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fixture
 from tests.system import HOME, System, running_system, story_submission
@@ -42,7 +43,7 @@ BOUNDED_SQLITE_SCAN = re.compile(r"FROM outbox ORDER BY outbox\.seq\s+LIMIT", re
 # the number of cases.
 OUTBOX_GAUGE = re.compile(r"SELECT count\(\*\) AS count_1, min\(outbox\.created_at\)")
 
-COMMUNITY_WORKER = (("x-lianxin-actor", "staff-ga-370402003001"),)
+COMMUNITY_WORKER = callers.as_actor("staff-ga-370402003001")
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.cli.demo import run_story
 from services.common.natsserver import free_port
+from tests import callers
 from tests.faults.checker import check, settled
 from tests.faults.stack import ORDER, Service, drill_policy, wait_serving
 from tests.faults.test_fault_suite import KeyCounter, submission
@@ -69,7 +70,7 @@ def replicas(
 async def burst(targets: list[str], acked: dict[str, str]) -> None:
     """BURST cases round-robin over the intake replicas; the first PAIRS go to both at
     once under two references (a citizen calling twice: a duplicate)."""
-    channels = [grpc.aio.insecure_channel(t) for t in targets]
+    channels = [callers.channel(t) for t in targets]
     stubs = [intake_service_pb2_grpc.IntakeServiceStub(c) for c in channels]
     sem = asyncio.Semaphore(IN_FLIGHT)
 
@@ -151,9 +152,9 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
         await killer
 
         async with (
-            grpc.aio.insecure_channel(services["intake"][1].target) as ic,
-            grpc.aio.insecure_channel(services["routing"][1].target) as rc,
-            grpc.aio.insecure_channel(services["notify"][1].target) as nc,
+            callers.channel(services["intake"][1].target) as ic,
+            callers.channel(services["routing"][1].target) as rc,
+            callers.channel(services["notify"][1].target) as nc,
         ):
             apis = {
                 "intake": intake_service_pb2_grpc.IntakeServiceStub(ic),

@@ -44,6 +44,7 @@ from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as R
 from lianxin.routing.v1 import routing_service_pb2 as rsvc
 from lianxin.routing.v1 import routing_service_pb2_grpc
+from services.cli import identity
 from services.cli.demo import StepFailed, say
 from services.cli.format import describe_error
 from services.cli.routing_commands import LOCAL, percent, stats_table
@@ -178,7 +179,7 @@ def plan() -> list[Script]:
 
 
 def run(targets: dict[str, str]) -> int:
-    channels = {name: grpc.insecure_channel(t) for name, t in targets.items()}
+    channels = {name: identity.open_channel(t) for name, t in targets.items()}
     try:
         return _play(channels)
     except StepFailed as exc:
@@ -337,7 +338,17 @@ def _actor(unit_code: str) -> tuple[tuple[str, str], ...]:
         who = "staff-ga-" + unit_code  # the community's grid assistant
     else:
         who = "staff-cc-" + unit_code  # the street's or district's command centre
-    return (("x-lianxin-actor", who),)
+    return identity.md(identity.staff_token(unit_code, "operator", who))
+
+
+def _submitter(s: Script) -> tuple[tuple[str, str], ...]:
+    """A hotline's system submits its own channel's requests; grid workers and
+    inspectors theirs through the grid app."""
+    if s.channel in (intake_res.CHANNEL_GRID_APP, intake_res.CHANNEL_INSPECTION):
+        return identity.md(
+            identity.staff_token(s.community, "grid_worker", "staff-gw-" + s.community)
+        )
+    return identity.md(identity.hotline_token(intake_res.Channel.Name(s.channel)))
 
 
 def _above(case: R.Case) -> str:
@@ -367,7 +378,7 @@ def _submit(stubs: Stubs, s: Script) -> Submitted:
             description=DESCRIPTIONS[s.category],
         ),
         timeout=10,
-        metadata=(("x-lianxin-actor", "hotline:article-table"),),
+        metadata=_submitter(s),
     )
     return Submitted(s.ref, reply.case.id, reply.created, float(reply.case.create_time.seconds))
 

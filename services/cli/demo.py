@@ -31,11 +31,13 @@ from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
+from services.cli import identity
 from services.cli.format import describe_error, status_name
 
 T = TypeVar("T")
 
 HOME = (34.8605, 117.5585)  # 张胜起's home in 辛庄社区, grid 370402003001001
+XINZHUANG = "370402003001"  # 辛庄社区, where the story happens
 GRID_MANAGER = "staff-hanliyuan"
 ELECTRICIAN = "staff-xinzhuang-electrician"
 
@@ -73,11 +75,12 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 20.0) ->
 
 
 def as_actor(actor: str) -> tuple[tuple[str, str], ...]:
-    return (("x-lianxin-actor", actor),)
+    """The grid manager and the electrician work for 辛庄社区 (grid workers' tokens)."""
+    return identity.md(identity.staff_token(XINZHUANG, "grid_worker", actor))
 
 
 def run_story(targets: dict[str, str]) -> int:
-    channels = {name: grpc.insecure_channel(t) for name, t in targets.items()}
+    channels = {name: identity.open_channel(t) for name, t in targets.items()}
     try:
         _play(channels)
     except StepFailed as exc:

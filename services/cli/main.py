@@ -17,6 +17,7 @@
     lianxin ranking LEVEL           communities, streets or departments ranked by a figure
     lianxin queue UNIT              a command centre's work queue
     lianxin policy check FILE       validate a district policy file
+    lianxin token issue …           a signed token (development key) for a role, hotline or service
 
 Targets default to the embedded ports and can be changed with flags or
 LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET.
@@ -38,11 +39,13 @@ from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.cli import (
     article_table,
     demo,
+    identity,
     notify_commands,
     open311_commands,
     registry_commands,
     routing_commands,
     serve_commands,
+    token_commands,
 )
 from services.cli.format import case_table, describe_error
 
@@ -104,7 +107,7 @@ def cmd_case_submit(args: argparse.Namespace) -> int:
         p = Path(photo)
         kind = "image/png" if p.suffix.lower() == ".png" else "image/jpeg"
         req.attachments.add(filename=p.name, content_type=kind, content=p.read_bytes())
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with identity.open_channel(_target(args, "intake")) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).SubmitCase(req, timeout=10)
     print(("created " if reply.created else "already there: ") + reply.case.id)
     print(case_table(reply.case))
@@ -112,7 +115,7 @@ def cmd_case_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with identity.open_channel(_target(args, "intake")) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).GetCase(
             intake_svc.GetCaseRequest(case_id=args.case_id), timeout=10
         )
@@ -126,7 +129,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
         req.channel = _enum(intake_res.Channel, "CHANNEL_", args.channel)
     if args.status:
         req.status = _enum(routing_res.CaseStatus, "CASE_STATUS_", args.status)
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with identity.open_channel(_target(args, "intake")) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).ListCases(req, timeout=10)
     print(f"{'id':<38}{'channel':<20}{'category':<22}{'status':<13}{'unit'}")
     for c in reply.cases:
@@ -224,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry_commands,
         notify_commands,
         open311_commands,
+        token_commands,
     ):
         area.register(sub, _target)
     return parser

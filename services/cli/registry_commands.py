@@ -28,6 +28,7 @@ import grpc
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
+from services.cli import identity
 from services.common import auth
 
 Target = Callable[[argparse.Namespace, str], str]
@@ -59,17 +60,23 @@ def _finding_kind(word: str) -> int:
 
 
 def _metadata(args: argparse.Namespace, *extra_permissions: str) -> tuple[tuple[str, str], ...]:
-    perms = [p for p in (args.permissions or "").split(",") if p.strip()]
-    return auth.metadata_for(
+    """The CLI's own token (LIANXIN_TOKEN), or one it signs for `--actor` acting for
+    `--jurisdiction` with the extra `--permissions`."""
+    purpose = getattr(args, "purpose", "") or ""
+    if os.environ.get("LIANXIN_TOKEN"):
+        return identity.md(os.environ["LIANXIN_TOKEN"], purpose=purpose)
+    perms = tuple(p.strip() for p in (args.permissions or "").split(",") if p.strip())
+    token = identity.staff_token(
+        args.jurisdiction or identity.DISTRICT,
+        "admin",
         args.actor or f"cli:{getpass.getuser()}",
-        permissions=[*perms, *extra_permissions],
-        jurisdiction=args.jurisdiction or "",
-        purpose=getattr(args, "purpose", "") or "",
+        (*perms, *extra_permissions),
     )
+    return identity.md(token, purpose=purpose)
 
 
 def _stub(args: argparse.Namespace, target: Target) -> tuple[grpc.Channel, RegistryServiceStub]:
-    channel = grpc.insecure_channel(
+    channel = identity.open_channel(
         target(args, "registry"),
         options=[
             ("grpc.max_send_message_length", 64 * 1024 * 1024),

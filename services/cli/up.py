@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.common import tokens
 from services.common.natsserver import NatsServer, parent_death_signal, port_in_use
 
 
@@ -163,6 +164,8 @@ def up(
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     targets = {s.name: f"{host}:{ports[s.name]}" for s in SERVICES}
+    # The development key pair: the services trust it, the CLI signs its tokens with it.
+    keys = tokens.ensure_dev_keys(data_dir)
     try:
         for spec in SERVICES:
             prefix = f"LIANXIN_{spec.name.upper()}_"
@@ -175,6 +178,9 @@ def up(
                 prefix + "METRICS_PORT": str(ports[f"{spec.name}-metrics"]),
                 prefix + "REGISTRY_TARGET": targets["registry"],
             }
+            # The development keys, unless the environment names keys of its own.
+            env.setdefault(prefix + "AUTH_JWKS", str(keys.jwks))
+            env.setdefault(prefix + "AUTH_SIGNING_KEY_FILE", str(keys.private))
             env["OTEL_SERVICE_NAME"] = f"lianxin-{spec.name}"  # one name per process
             log = open(logs / f"{spec.name}.log", "ab")  # noqa: SIM115 - owned by the child
             proc = subprocess.Popen(
@@ -203,6 +209,7 @@ def up(
             "LIANXIN_OPEN311_ROUTING_TARGET": targets["routing"],
             "OTEL_SERVICE_NAME": "lianxin-open311",
         }
+        env.setdefault("LIANXIN_OPEN311_AUTH_SIGNING_KEY_FILE", str(keys.private))
         log = open(logs / "open311.log", "ab")  # noqa: SIM115 - owned by the child
         proc = subprocess.Popen(
             [sys.executable, "-m", "services.open311"],
@@ -266,7 +273,14 @@ def up(
         )
         if prom_url:
             print(f"{'prometheus':<11}{prom_url:<22}{'':<32}{logs / 'prometheus.log'}")
-        print(f"\ndata in {data_dir}. Try `lianxin demo`. Ctrl-C stops everything.", flush=True)
+        hint = ""
+        if data_dir != Path(".lianxin").resolve():
+            hint = f" (with LIANXIN_DATA_DIR={data_dir}, so the CLI finds the signing key)"
+        print(
+            f"\ndata in {data_dir}; development signing key and JWKS in {keys.private.parent}."
+            f"\nTry `lianxin demo`{hint}. Ctrl-C stops everything.",
+            flush=True,
+        )
         while not stop_requested:
             info = signal.sigtimedwait(watched, 1.0)
             if info is not None and info.si_signo != signal.SIGCHLD:

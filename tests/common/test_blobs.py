@@ -15,11 +15,12 @@ from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from services.common.blobs import BlobStore, BlobSweeper
 from services.intake import store as intake_store
 from services.routing import store as routing_store
+from tests import callers
 from tests.routing.helpers import new_case
 from tests.system import running_system, story_submission
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-COMMUNITY_WORKER = (("x-lianxin-actor", "staff-ga-370402003001"),)
+COMMUNITY_WORKER = callers.as_actor("staff-ga-370402003001")
 
 
 def files(root: Path) -> set[str]:

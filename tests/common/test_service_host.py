@@ -20,6 +20,7 @@ from services.cli.up import wait_serving
 from services.common.natsserver import free_port
 from services.intake.app import create_server
 from services.intake.config import IntakeSettings
+from tests import callers
 from tests.conftest import eventually, running, settings_for
 from tests.system import running_system, story_submission
 
@@ -47,7 +48,7 @@ async def test_metrics_count_each_rpc_and_each_case_taken_in(tmp_path: Path, nat
     )
     async with (
         running(create_server, settings) as host,
-        grpc.aio.insecure_channel(host.address) as channel,
+        callers.channel(host.address) as channel,
     ):
         assert host.metrics_port
         before = scrape(host.metrics_port, handled), scrape(host.metrics_port, submitted)
@@ -63,13 +64,13 @@ async def test_health_says_serving_only_while_the_service_runs(
 ) -> None:
     settings = settings_for(IntakeSettings, tmp_path, nats_url)
     async with running(create_server, settings) as host:
-        async with grpc.aio.insecure_channel(host.address) as channel:
+        async with callers.channel(host.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             for service in ("", "lianxin.intake.v1.IntakeService"):
                 reply = await health.Check(health_pb2.HealthCheckRequest(service=service))
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
         await host.stop()
-    async with grpc.aio.insecure_channel(host.address) as channel:
+    async with callers.channel(host.address) as channel:
         try:
             await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1

@@ -7,7 +7,6 @@ import asyncio
 import logging
 from pathlib import Path
 
-import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
@@ -19,6 +18,7 @@ from services.common.natsserver import NatsServer
 from services.common.supervise import Backoff
 from services.intake.app import create_server
 from services.intake.config import IntakeSettings
+from tests import callers
 from tests.conftest import eventually, settings_for
 from tests.system import HOME, running_system, story_submission
 
@@ -69,7 +69,7 @@ async def test_a_failing_loop_is_logged_restarted_counted_and_shown_in_readiness
     host.supervisor._backoff = lambda: Backoff(base=3.0, cap=3.0)
     await host.start()
     try:
-        async with grpc.aio.insecure_channel(host.address) as channel:
+        async with callers.channel(host.address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             assert await status(health, "") == SERVING
             assert await status(health, "loop:flaky") == SERVING
@@ -109,7 +109,7 @@ async def test_consumers_keep_filing_across_five_nats_server_kills(
     tmp_path: Path, nats_server: NatsServer
 ) -> None:
     async with running_system(tmp_path, nats_server.url) as system:
-        async with grpc.aio.insecure_channel(system.hosts["intake"].address) as channel:
+        async with callers.channel(system.hosts["intake"].address) as channel:
             health = health_pb2_grpc.HealthStub(channel)
             for i in range(5):
                 # 111 m apart, so that no case joins another as a duplicate.

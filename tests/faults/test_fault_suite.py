@@ -27,6 +27,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.notify.v1 import notify_service_pb2_grpc
 from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.common.natsserver import free_port
+from tests import callers
 from tests.faults.checker import Outcome, check, settled
 from tests.faults.proxy import ProxyThread
 from tests.faults.stack import DRILL, ORDER, Stack, drill_policy, health_status, wait_serving
@@ -100,7 +101,7 @@ async def submit_all(target: str, load: Load) -> None:
     """CASES submissions, IN_FLIGHT at a time, paced at RATE a second; each is retried
     with its own external reference until acknowledged (intake may be dead meanwhile)."""
     sem = asyncio.Semaphore(IN_FLIGHT)
-    async with grpc.aio.insecure_channel(target) as channel:
+    async with callers.channel(target) as channel:
         stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
 
         async def one(i: int) -> None:
@@ -283,9 +284,9 @@ async def test_every_acknowledged_case_is_filed_dispatched_and_told_once_through
         load_done = time.monotonic()
 
         async with (
-            grpc.aio.insecure_channel(stack["intake"].target) as ic,
-            grpc.aio.insecure_channel(stack["routing"].target) as rc,
-            grpc.aio.insecure_channel(stack["notify"].target) as nc,
+            callers.channel(stack["intake"].target) as ic,
+            callers.channel(stack["routing"].target) as rc,
+            callers.channel(stack["notify"].target) as nc,
         ):
             apis = {
                 "intake": intake_service_pb2_grpc.IntakeServiceStub(ic),

@@ -16,6 +16,7 @@ from lianxin.intake.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.intake.app import create_server
 from services.intake.config import IntakeSettings
+from tests import callers
 from tests.conftest import error_details, running, settings_for, violations
 
 IntakeStub = intake_service_pb2_grpc.IntakeServiceStub
@@ -51,7 +52,7 @@ async def intake(
     )
     async with (
         running(create_server, settings) as host,
-        grpc.aio.insecure_channel(host.address) as channel,
+        callers.channel(host.address) as channel,
     ):
         yield intake_service_pb2_grpc.IntakeServiceStub(channel)
 

@@ -19,6 +19,7 @@ from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import bus
 from services.intake.app import create_server
 from services.intake.config import IntakeSettings
+from tests import callers
 from tests.conftest import running, settings_for, violations
 
 IntakeStub = intake_service_pb2_grpc.IntakeServiceStub
@@ -40,7 +41,7 @@ async def intake(
     settings = settings_for(IntakeSettings, tmp_path, nats_url, database_url=service_database_url)
     async with (
         running(create_server, settings) as host,
-        grpc.aio.insecure_channel(host.address) as channel,
+        callers.channel(host.address) as channel,
     ):
         yield IntakeStub(channel)
 

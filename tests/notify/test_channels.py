@@ -27,6 +27,7 @@ from services.common.server import ServiceHost
 from services.notify import app as notify_app
 from services.notify import webhooks
 from services.notify.config import NotifySettings
+from tests import callers
 from tests.conftest import running, settings_for
 from tests.notify.helpers import (
     CITIZEN_PHONE,
@@ -89,7 +90,7 @@ def settings(tmp_path: Path, nats_url: str, registry: ServiceHost, **kw: Any) ->
 
 
 def stub(host: ServiceHost) -> Api:
-    return Api(host.channel(host.address))
+    return Api(callers.channel(host.address))
 
 
 async def subscribe_hotline(api: Api, receiver: HttpReceiver, **kw: Any) -> res.Subscription:

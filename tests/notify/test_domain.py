@@ -12,7 +12,6 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import grpc
 import pytest
 from sqlalchemy import select
 
@@ -28,6 +27,7 @@ from services.notify import domain, store, templates
 from services.notify.channels import FileSink, PermanentError
 from services.notify.events import CONSUMER, Notifier
 from services.notify.sender import Sender
+from tests import callers
 from tests.notify.helpers import FakeClock, local
 
 CASE_ID = "019ac9a1-0000-7000-8000-00000a1b2c3d"
@@ -494,7 +494,7 @@ async def test_a_step_waits_for_its_case_received(db: Database) -> None:
         return sorted(r.recipient_kind for r in rows)
 
     # No staff audience on case.closed, so registry is never asked: any address will do.
-    channel = grpc.aio.insecure_channel("127.0.0.1:9")
+    channel = callers.channel("127.0.0.1:9")
     waiting = Notifier(
         db=db, policy=load_policy(), registry=channel, available={FILE}, reporter_wait_seconds=60
     )

@@ -27,6 +27,7 @@ from services.notify import store
 from services.notify.config import NotifySettings
 from services.registry import app as registry_app
 from services.registry.config import RegistrySettings
+from tests import callers
 from tests.conftest import error_details, running, settings_for, violations
 from tests.notify.helpers import (
     ELECTRICIAN,
@@ -60,7 +61,7 @@ def notify_settings(
 
 
 def stub(host: ServiceHost) -> notify_service_pb2_grpc.NotifyServiceStub:
-    return notify_service_pb2_grpc.NotifyServiceStub(host.channel(host.address))
+    return notify_service_pb2_grpc.NotifyServiceStub(callers.channel(host.address))
 
 
 async def wait_for(

@@ -25,6 +25,7 @@ from services.common.server import ServiceHost
 from services.notify import app as notify_app
 from services.notify import webhooks
 from services.notify.config import NotifySettings
+from tests import callers
 from tests.conftest import running, settings_for, violations
 from tests.notify.helpers import (
     SENT,
@@ -60,7 +61,7 @@ def settings(tmp_path: Path, nats_url: str, registry: ServiceHost, **kw: Any) ->
 
 
 def stub(host: ServiceHost) -> Api:
-    return Api(host.channel(host.address))
+    return Api(callers.channel(host.address))
 
 
 def post(url: str, headers: dict[str, str], body: bytes) -> int:

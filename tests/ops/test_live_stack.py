@@ -37,6 +37,7 @@ from lianxin.intake.v1 import intake_service_pb2_grpc
 from services.cli import demo
 from services.common.natsserver import free_port
 from services.ops import alerts, dashboards, prometheus
+from tests import callers
 from tests.system import story_submission
 
 pytestmark = [
@@ -215,7 +216,7 @@ def _drive(s: Stack) -> None:
         )
     # The demo story (its deliveries go to the failing SMS gateway and die).
     assert demo.run_story(targets) == 0
-    with grpc.insecure_channel(targets["intake"]) as ch:
+    with callers.sync_channel(targets["intake"]) as ch:
         intake = intake_service_pb2_grpc.IntakeServiceStub(ch)
         # A burst of hotline cases, concurrently.
         calls = [

@@ -24,12 +24,15 @@ from services.common.natsserver import NatsServer, free_port
 from services.common.server import ServiceHost
 from services.registry.app import create_server
 from services.registry.config import RegistrySettings
+from tests import callers
 from tests.conftest import running, settings_for
 from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fixture
 
 DIALECTS = ["sqlite", "postgresql"]
 NO_ROUTING = "127.0.0.1:1"  # nothing listens there: case counts are "unavailable"
-IMPORTER = auth.metadata_for("cli:registry-admin", permissions=[auth.REGISTRY_IMPORT])
+IMPORTER = callers.metadata_for(
+    "cli:registry-admin", permissions=[auth.REGISTRY_IMPORT], role="admin", jurisdiction="370402"
+)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +86,7 @@ class Registry:
 async def serving(settings: Any) -> AsyncIterator[Registry]:
     async with (
         running(create_server, settings) as host,
-        grpc.aio.insecure_channel(host.address) as channel,
+        callers.channel(host.address) as channel,
     ):
         yield Registry(host, RegistryServiceStub(channel))
 
@@ -199,7 +202,7 @@ def geojson_bytes(features: list[dict[str, Any]]) -> bytes:
 
 
 def pii_reader(jurisdiction: str = "370402", purpose: str = "入户走访") -> Any:
-    return auth.metadata_for(
+    return callers.metadata_for(
         "staff-hanliyuan",
         permissions=[auth.PII_READ],
         jurisdiction=jurisdiction,
@@ -207,4 +210,4 @@ def pii_reader(jurisdiction: str = "370402", purpose: str = "入户走访") -> A
     )
 
 
-AUDITOR = auth.metadata_for("staff-auditor", permissions=[auth.AUDIT_READ])
+AUDITOR = callers.metadata_for("staff-auditor", permissions=[auth.AUDIT_READ])

@@ -19,6 +19,7 @@ from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from services.common import auth
 from services.registry import idcard
+from tests import callers
 from tests.conftest import error_details, eventually, violations
 from tests.registry.conftest import (
     Registry,
@@ -403,7 +404,10 @@ async def test_a_building_whose_stated_grid_disagrees_with_its_point_is_rejected
 
 
 async def test_importing_needs_the_import_permission(empty: Registry) -> None:
-    for metadata in ((), auth.metadata_for("staff-hanliyuan", permissions=[auth.PII_READ])):
+    for metadata in (
+        callers.metadata_for("staff-x", jurisdiction="370499"),
+        callers.metadata_for("staff-hanliyuan", permissions=[auth.PII_READ]),
+    ):
         _, _, err = await import_file(empty.stub, U, "units.geojson", town(), metadata=metadata)
         assert err is not None and err.code() == grpc.StatusCode.PERMISSION_DENIED
         assert error_details(err)[0].metadata["permission"] == auth.REGISTRY_IMPORT

@@ -11,8 +11,8 @@ import pytest
 
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
-from services.common import auth
 from services.registry import idcard
+from tests import callers
 from tests.conftest import violations
 from tests.registry.conftest import import_file, registry_settings, serving
 from tests.registry.test_import import P, load_town, people
@@ -75,7 +75,7 @@ async def test_a_unit_filter_or_a_jurisdiction_keeps_results_inside_it(
 ) -> None:
     assert names(await search(registry, "张胜起", unit_code="370402004")) == []
     assert "张胜起" in names(await search(registry, "张胜起", unit_code="370402003"))
-    elsewhere = auth.metadata_for("staff-guangming", jurisdiction="370402004")
+    elsewhere = callers.metadata_for("staff-guangming", jurisdiction="370402004")
     reply = await registry.SearchRegistry(
         svc.SearchRegistryRequest(query="张胜起"), metadata=elsewhere
     )

@@ -10,8 +10,9 @@ import pytest
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
-from services.common.auth import PII_READ, principal_from_metadata
+from services.common.auth import PII_READ, Principal
 from services.registry.domain import may_read_staff_phones
+from tests import callers
 
 MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 MOBILE = re.compile(r"^1[358]\d{9}$")
@@ -32,7 +33,7 @@ async def test_an_internal_service_caller_sees_the_full_phone(
 ) -> None:
     r = await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001", role=res.STAFF_ROLE_GRID_MANAGER),
-        metadata=(("x-lianxin-actor", "service:notify"),),
+        metadata=callers.md(callers.service("notify")),
     )
     assert [s.id for s in r.staff] == ["staff-hanliyuan"]
     assert MOBILE.match(r.staff[0].phone), r.staff[0].phone
@@ -43,23 +44,22 @@ async def test_a_person_calling_as_themselves_still_sees_masked_phones(
 ) -> None:
     r = await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001"),
-        metadata=(("x-lianxin-actor", "user:hanliyuan"),),
+        metadata=callers.metadata_for("staff-hanliyuan", jurisdiction="370402003001"),
     )
     assert r.staff and all(MASKED.match(s.phone) for s in r.staff)
 
 
 def test_service_actors_and_pii_readers_with_a_purpose_see_staff_phones() -> None:
-    def may(**md: str) -> bool:
+    def may(kind: str, actor: str, *, permissions: tuple[str, ...] = (), purpose: str = "") -> bool:
         return may_read_staff_phones(
-            principal_from_metadata({f"x-lianxin-{k}": v for k, v in md.items()})
+            Principal(actor=actor, kind=kind, permissions=frozenset(permissions), purpose=purpose)
         )
 
-    assert may(actor="service:notify")
-    assert not may(actor="anonymous")
-    assert not may(actor="user:service:notify")
-    assert not may(actor="service:")
-    assert not may(actor="staff-hanliyuan", permissions=PII_READ)
-    assert may(actor="staff-hanliyuan", permissions=PII_READ, purpose="dispatch")
+    assert may("service", "service:notify")
+    assert not may("anonymous", "anonymous")
+    assert not may("staff", "service:notify")  # a name is not a kind: the token says
+    assert not may("staff", "staff-hanliyuan", permissions=(PII_READ,))
+    assert may("staff", "staff-hanliyuan", permissions=(PII_READ,), purpose="case_handling")
 
 
 async def test_the_xinzhuang_electrician_is_found_by_unit_and_skill(

@@ -26,6 +26,7 @@ from services.registry.config import DEMO_FILE
 from services.registry.demo import ledger_paths
 from services.routing.app import create_server as create_routing
 from services.routing.config import RoutingSettings
+from tests import callers
 from tests.conftest import eventually, running, settings_for
 from tests.registry.conftest import registry_settings, serving
 from tests.system import story_submission
@@ -151,8 +152,7 @@ async def test_with_routing_the_summary_counts_open_cases_and_the_reporter_sees_
             )
         )
         channels = [
-            await stack.enter_async_context(grpc.aio.insecure_channel(h.address))
-            for h in (intake, routing)
+            await stack.enter_async_context(callers.channel(h.address)) for h in (intake, routing)
         ]
         intake_stub, routing_stub = IntakeServiceStub(channels[0]), RoutingServiceStub(channels[1])
         ref = f"views-{tmp_path.name}"

@@ -11,6 +11,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
 from services.routing.clock import FakeClock
+from tests import callers
 from tests.conftest import eventually
 from tests.system import System
 
@@ -95,7 +96,7 @@ async def new_case(
 
 
 def by(actor: str) -> tuple[tuple[str, str], ...]:
-    return (("x-lianxin-actor", actor),)
+    return callers.as_actor(actor)
 
 
 def transitions(case: res.Case) -> list[str]:

@@ -8,8 +8,6 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-import grpc
-
 from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
@@ -17,6 +15,7 @@ from services.common.server import ServiceHost
 from services.routing.app import create_server as create_routing
 from services.routing.clock import FakeClock
 from services.routing.config import RoutingSettings
+from tests import callers
 from tests.conftest import eventually, running, settings_for
 from tests.routing.helpers import (
     CST,
@@ -144,7 +143,7 @@ async def test_a_restart_of_routing_across_a_deadline_fires_each_stage_exactly_o
         )
         async with (
             running(create_routing, settings) as routing,
-            grpc.aio.insecure_channel(routing.address) as channel,
+            callers.channel(routing.address) as channel,
         ):
             stub = routing_service_pb2_grpc.RoutingServiceStub(channel)
 

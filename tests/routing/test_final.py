@@ -10,7 +10,7 @@ import pytest
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
-from services.common.auth import metadata_for
+from tests.callers import metadata_for
 from tests.conftest import error_details, eventually, violations
 from tests.routing.helpers import DISTRICT, STREET, TANXIANG, get, new_case, transitions
 from tests.routing.test_lifecycle import accept, close, resolve
@@ -27,7 +27,7 @@ async def fails(call: object) -> grpc.aio.AioRpcError:
     return caught.value
 
 
-async def void(system: System, case_id: str, rid: str, **kw: object) -> res.Case:
+async def void(system: System, case_id: str, rid: str, md: object = None, **kw: object) -> res.Case:
     fields = {
         "acting_unit_code": DISTRICT,
         "reason_class": S.VOID_REASON_PRANK,
@@ -35,7 +35,7 @@ async def void(system: System, case_id: str, rid: str, **kw: object) -> res.Case
     }
     fields.update(kw)
     request = svc.VoidCaseRequest(case_id=case_id, request_id=rid, **fields)  # type: ignore[arg-type]
-    return (await system.routing.VoidCase(request, metadata=PLATFORM)).case
+    return (await system.routing.VoidCase(request, metadata=md or PLATFORM)).case  # type: ignore[arg-type]
 
 
 async def transfer(system: System, case_id: str, rid: str, **kw: object) -> res.Case:
@@ -125,8 +125,13 @@ async def test_void_and_transfer_are_refused_without_effect_when_they_must_be(
     for call, field in bad:
         err = await fails(call)
         assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and field in violations(err)
-    err = await fails(void(system, case.id, "b6", acting_unit_code=STREET))
+    # A street's command centre acts for its street: voiding is the district's.
+    street_cc = metadata_for("staff-cc-370402003", jurisdiction=STREET)
+    err = await fails(void(system, case.id, "b6", street_cc, acting_unit_code=""))
     assert error_details(err)[0].reason == "NOT_DISTRICT_PLATFORM"
+    # Naming the district as the unit it acts for does not make it the district.
+    err = await fails(void(system, case.id, "b6b", street_cc, acting_unit_code=DISTRICT))
+    assert error_details(err)[0].reason == "ACTING_UNIT_MISMATCH"
     err = await fails(
         system.routing.VoidCase(
             svc.VoidCaseRequest(
@@ -139,7 +144,7 @@ async def test_void_and_transfer_are_refused_without_effect_when_they_must_be(
             metadata=metadata_for("staff-x", jurisdiction=STREET),
         )
     )
-    assert error_details(err)[0].reason == "OUTSIDE_JURISDICTION"
+    assert error_details(err)[0].reason == "ACTING_UNIT_MISMATCH"
     assert (await get(system, case.id)).version == case.version
     await accept(system, case.id, "acc")
     await resolve(system, case.id, "res")

@@ -12,7 +12,8 @@ from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as res
 from lianxin.routing.v1 import routing_service_pb2 as svc
-from services.common.auth import metadata_for
+from tests import callers
+from tests.callers import metadata_for
 from tests.conftest import error_details, eventually, violations
 from tests.routing.helpers import DISTRICT, STREET, TANXIANG, XINZHUANG, get, routed, transitions
 from tests.system import System
@@ -109,7 +110,7 @@ async def test_a_case_outside_every_grid_is_filed_by_hand_into_the_normal_flow(
     # From here on it is a case like any other: the community accepts it.
     accepted = await system.routing.AcceptCase(
         svc.AcceptCaseRequest(case_id=case.id, request_id="acc"),
-        metadata=(("x-lianxin-actor", "staff-ga-370402003001"),),
+        metadata=callers.as_actor("staff-ga-370402003001"),
     )
     assert accepted.case.status == S.CASE_STATUS_IN_PROGRESS
 
@@ -175,7 +176,19 @@ async def test_filing_by_hand_is_refused_without_effect_when_it_must_be(system: 
         )
     )
     assert err.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert error_details(err)[0].reason == "OUTSIDE_JURISDICTION"
+    assert error_details(err)[0].reason == "ACTING_UNIT_MISMATCH"
+    # Without claiming the district, the street's staff do not see a case not located yet.
+    err = await fails(
+        file(
+            system,
+            case.id,
+            "bad-j2",
+            metadata_for("staff-x", jurisdiction=STREET),
+            grid_code=XINZHUANG_GRID,
+            acting_unit_code=STREET,
+        )
+    )
+    assert err.code() == grpc.StatusCode.NOT_FOUND
     err = await fails(file(system, case.id, "bad-k", grid_code=XINZHUANG_GRID, note="x" * 4001))
     assert "note" in violations(err)
     after = await get(system, case.id)

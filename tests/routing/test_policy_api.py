@@ -14,6 +14,7 @@ from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.common.policy import DEFAULT_POLICY, load_policy
 from services.routing.app import create_server as create_routing
 from services.routing.config import RoutingSettings
+from tests import callers
 from tests.conftest import running, settings_for, violations
 
 # The district's file, changed where a reader could tell a copy from the real thing.
@@ -48,7 +49,7 @@ async def test_list_categories_and_get_policy_show_the_loaded_policy(
     )
     async with (
         running(create_routing, settings) as host,
-        grpc.aio.insecure_channel(host.address) as channel,
+        callers.channel(host.address) as channel,
     ):
         stub = routing_service_pb2_grpc.RoutingServiceStub(channel)
         seen: list[res.Category] = []
