@@ -139,11 +139,15 @@ def channel_name(value: int) -> str:
         return ""
 
 
-def sees_everything(p: auth.Principal, district_code: str = "") -> bool:
-    """Services, admins and staff of the whole district see every object."""
-    if p.is_service or p.is_admin:
-        return True
-    return bool(district_code) and p.kind == "staff" and p.jurisdiction == district_code
+def own_channel(p: auth.Principal) -> int:
+    """A hotline caller's intake channel number; PERMISSION_DENIED if its token has none."""
+    try:
+        number = int(intake_res.Channel.Value(p.channel))
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise PermissionDenied("this hotline's token names no channel", reason="NO_CHANNEL")
+    return number
 
 
 def case_visible(

@@ -46,13 +46,7 @@ def narrow(p: auth.Principal, channel: int, unit_code: str) -> tuple[int, str]:
     if unlimited(p):
         return channel, unit_code
     if p.kind == "hotline":
-        try:
-            own = res.Channel.Value(p.channel)
-        except ValueError:
-            own = 0
-        if own <= 0:
-            raise PermissionDenied("this hotline's token names no channel", reason="NO_CHANNEL")
-        return own, unit_code
+        return authz.own_channel(p), unit_code
     if p.kind == "staff" and p.jurisdiction:
         if unit_code and not p.covers(unit_code):
             raise PermissionDenied(

@@ -11,19 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lianxin.intake.v1 import resources_pb2 as intake_res
-from services.common import auth
+from services.common import auth, authz
 from services.common.errors import PermissionDenied
-
-
-def _own_channel(p: auth.Principal) -> int:
-    try:
-        number = intake_res.Channel.Value(p.channel)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise PermissionDenied("this hotline's token names no channel", reason="NO_CHANNEL")
-    return int(number)
 
 
 @dataclass(frozen=True)
@@ -41,7 +30,7 @@ def deliveries(p: auth.Principal) -> DeliveryScope:
     if p.is_service or p.is_admin:
         return DeliveryScope()
     if p.kind == "hotline":
-        return DeliveryScope(case_channel=_own_channel(p))
+        return DeliveryScope(case_channel=authz.own_channel(p))
     if p.kind == "staff":
         return DeliveryScope(recipient_id=p.actor)
     raise PermissionDenied("no deliveries to read", reason="OUT_OF_JURISDICTION")
@@ -52,7 +41,7 @@ def subscription_hotline(p: auth.Principal) -> int:
     if p.is_service or p.is_admin:
         return 0
     if p.kind == "hotline":
-        return _own_channel(p)
+        return authz.own_channel(p)
     raise PermissionDenied(
         "subscriptions are managed by an administrator or by the hotline itself",
         reason="ADMIN_OR_HOTLINE_ONLY",
