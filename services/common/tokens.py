@@ -223,6 +223,16 @@ class KeySet:
             keys[entry["kid"]] = jwt.PyJWK(entry)
         self._keys, self._stamp = keys, stamp
 
+    def stamp(self) -> tuple[int, int, int] | None:
+        """What the trusted keys are now (a changed file has a new stamp); None for a URL."""
+        if self._client is not None:
+            return None
+        try:
+            st = Path(self.source).stat()
+        except OSError:
+            return (0, 0, 0)
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
     def key(self, kid: str) -> jwt.PyJWK:
         if self._client is not None:
             try:
@@ -243,12 +253,34 @@ class KeySet:
 
 class Verifier:
     """Checks a bearer token: signature by a trusted key, algorithm, issuer, audience,
-    expiry and not-before; returns its claims."""
+    expiry and not-before; returns its claims.
+
+    A signature check costs about a millisecond, and a caller sends the same token with
+    every call, so a verified token is remembered (by its exact text) until it expires, for
+    at most `CACHE_SECONDS`, and only while the trusted keys are unchanged: publishing or
+    withdrawing a key re-checks every token at its next use."""
+
+    CACHE_SECONDS = 300.0
+    CACHE_SIZE = 4096
 
     def __init__(self, keys: KeySet, *, issuer: str, audience: str = AUDIENCE) -> None:
         self.keys, self.issuer, self.audience = keys, issuer, audience
+        self._cache: dict[str, tuple[dict[str, Any], float, Any]] = {}
 
     def verify(self, token: str) -> dict[str, Any]:
+        now = time.time()
+        stamp = self.keys.stamp()
+        hit = self._cache.get(token)
+        if hit is not None and now < hit[1] and hit[2] == stamp:
+            return hit[0]
+        claims = self._verify(token)
+        if len(self._cache) >= self.CACHE_SIZE:
+            self._cache.clear()
+        until = min(float(claims["exp"]), now + self.CACHE_SECONDS)
+        self._cache[token] = (claims, until, stamp)
+        return claims
+
+    def _verify(self, token: str) -> dict[str, Any]:
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenError("the token is too long")
         try:
