@@ -60,7 +60,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         v.check(len(request.case_id) <= 36, "case_id", "must be at most 36 characters")
         v.raise_if_any()
         size = paging.page_size(request.page_size)
-        after = str(paging.decode_token(request.page_token).get("after", ""))
+        after = paging.read_token(request.page_token, {"after": str})["after"]
 
         def load(conn: Connection) -> tuple[list[Any], bool]:
             rows = store.list_deliveries(
@@ -143,7 +143,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         if request.hotline and request.hotline not in domain.HOTLINES:
             raise InvalidArgument([("hotline", "must be a hotline channel, or unset for all")])
         size = paging.page_size(request.page_size)
-        after = str(paging.decode_token(request.page_token).get("after", ""))
+        after = paging.read_token(request.page_token, {"after": str})["after"]
         rows = await self.db.read(
             lambda c: store.list_subscriptions(
                 c, hotline=request.hotline, after_id=after, limit=size + 1

@@ -123,10 +123,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             v.add("level", "must be COMMUNITY, STREET or DISTRICT")
         v.raise_if_any()
         size = paging.page_size(request.page_size)
-        token = paging.decode_token(request.page_token)
+        token = paging.read_token(request.page_token, {"d": str, "id": str})
         try:
-            after = (datetime.fromisoformat(token["d"]), str(token["id"])) if token else None
-        except (KeyError, TypeError, ValueError) as exc:
+            after = (datetime.fromisoformat(token["d"]), token["id"]) if token["d"] else None
+        except ValueError as exc:
             raise InvalidArgument([("page_token", "is not a token this service issued")]) from exc
         statuses = [request.status] if request.status else QUEUE_STATUSES
         if request.to_locate_only:
