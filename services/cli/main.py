@@ -45,6 +45,7 @@ from services.cli import (
     serve_commands,
 )
 from services.cli.format import case_table, describe_error
+from services.common.interceptors import with_deadline
 
 DEFAULT_TARGETS = {
     "intake": "127.0.0.1:50051",
@@ -104,7 +105,7 @@ def cmd_case_submit(args: argparse.Namespace) -> int:
         p = Path(photo)
         kind = "image/png" if p.suffix.lower() == ".png" else "image/jpeg"
         req.attachments.add(filename=p.name, content_type=kind, content=p.read_bytes())
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with with_deadline(grpc.insecure_channel(_target(args, "intake"))) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).SubmitCase(req, timeout=10)
     print(("created " if reply.created else "already there: ") + reply.case.id)
     print(case_table(reply.case))
@@ -112,7 +113,7 @@ def cmd_case_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with with_deadline(grpc.insecure_channel(_target(args, "intake"))) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).GetCase(
             intake_svc.GetCaseRequest(case_id=args.case_id), timeout=10
         )
@@ -126,7 +127,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
         req.channel = _enum(intake_res.Channel, "CHANNEL_", args.channel)
     if args.status:
         req.status = _enum(routing_res.CaseStatus, "CASE_STATUS_", args.status)
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with with_deadline(grpc.insecure_channel(_target(args, "intake"))) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).ListCases(req, timeout=10)
     print(f"{'id':<38}{'channel':<20}{'category':<22}{'status':<13}{'unit'}")
     for c in reply.cases:

@@ -29,6 +29,7 @@ from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
 from services.common import auth
+from services.common.interceptors import with_deadline
 
 Target = Callable[[argparse.Namespace, str], str]
 KINDS = {
@@ -69,12 +70,14 @@ def _metadata(args: argparse.Namespace, *extra_permissions: str) -> tuple[tuple[
 
 
 def _stub(args: argparse.Namespace, target: Target) -> tuple[grpc.Channel, RegistryServiceStub]:
-    channel = grpc.insecure_channel(
-        target(args, "registry"),
-        options=[
-            ("grpc.max_send_message_length", 64 * 1024 * 1024),
-            ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-        ],
+    channel = with_deadline(
+        grpc.insecure_channel(
+            target(args, "registry"),
+            options=[
+                ("grpc.max_send_message_length", 64 * 1024 * 1024),
+                ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+            ],
+        )
     )
     return channel, RegistryServiceStub(channel)
 

@@ -397,3 +397,57 @@ def client_chain(
     """The interceptors of every client channel, outermost first: metrics, request id and
     default deadline, then the client span (which injects `traceparent`)."""
     return [ClientContextInterceptor(default_timeout), *aio_client_interceptors()]
+
+
+class DefaultDeadline(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Blocking (non-aio) channels, e.g. the CLI's: a call without a timeout gets one, so
+    no command hangs on a service that never answers."""
+
+    def __init__(self, unary: float, stream: float) -> None:
+        self.unary = unary
+        self.stream = stream
+
+    @staticmethod
+    def _with(details: Any, timeout: float) -> Any:
+        if details.timeout is not None:
+            return details
+        return _CallDetails(
+            details.method,
+            timeout,
+            details.metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with(details, self.unary), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with(details, self.stream), request)
+
+
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(
+        self,
+        method: str,
+        timeout: float | None,
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> None:
+        self.method = method
+        self.timeout = timeout
+        self.metadata = metadata
+        self.credentials = credentials
+        self.wait_for_ready = wait_for_ready
+        self.compression = compression
+
+
+def with_deadline(
+    channel: grpc.Channel, *, unary: float = DEFAULT_CLIENT_DEADLINE, stream: float = 3600.0
+) -> grpc.Channel:
+    """`channel` whose calls without a timeout get `unary` seconds (streams, e.g. an
+    import: `stream`)."""
+    return grpc.intercept_channel(channel, DefaultDeadline(unary, stream))

@@ -63,6 +63,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Plan = Callable[[Connection, Any, datetime], list[domain.Step]]
 
 
+# Result photos per step (the request guard's size for ResolveCase assumes this many).
+MAX_PHOTOS = 9
+
+
 class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
     def __init__(
         self,
@@ -280,6 +284,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             "result",
             f"must be at most {self.settings.result_max_chars} characters",
         )
+        v.check(len(request.photos) <= MAX_PHOTOS, "photos", f"at most {MAX_PHOTOS} photos")
         for i, p in enumerate(request.photos):
             check_upload(
                 v,

@@ -12,6 +12,7 @@ table of requests and codes per RPC is printed.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ from tests.security.harness import SERVICES, Caller, Findings, Snapshot
 from tests.system import System, running_system
 
 EXAMPLES = 60  # generated requests per RPC
+SECONDS_PER_RPC = 10.0  # the time budget: past it an RPC's remaining examples are not sent
 METHODS = strategies.all_methods(list(SERVICES.values()))
 # Rate limits off: the fuzz caller sends thousands of requests a minute.
 UNLIMITED = {name: {"rate_limit_per_second": 0.0} for name in SERVICES}
@@ -141,6 +143,7 @@ async def test_fuzzed_requests_get_clear_answers_and_refusals_write_nothing(
     caller = Caller(target.channels, target.snap, findings)
     strategy = strategies.requests(method, target.known)
     since = (len(findings.broken), len(findings.writes))
+    end = time.monotonic() + SECONDS_PER_RPC
 
     @settings(
         max_examples=EXAMPLES,
@@ -152,7 +155,8 @@ async def test_fuzzed_requests_get_clear_answers_and_refusals_write_nothing(
     )
     @given(strategy)
     def fuzz(request: Any) -> None:
-        caller.send(method, request.SerializeToString(), _shown(request))
+        if time.monotonic() < end:
+            caller.send(method, request.SerializeToString(), _shown(request))
 
     await asyncio.to_thread(fuzz)
     _check(findings, since)
