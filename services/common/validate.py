@@ -7,8 +7,7 @@ character in a string or a string over `MAX_STRING_CHARS`, a NaN or infinite num
 The request guard (services.common.guard) refuses such a request with INVALID_ARGUMENT
 and a BadRequest listing every violation, before any effect.
 
-`time_of` reads one Timestamp field with the same checks; `like_prefix` / `like_contains`
-make LIKE patterns from user text with `%`, `_` and `\\` escaped.
+`like_prefix` makes a LIKE pattern from user text with `%`, `_` and `\\` escaped.
 """
 
 from __future__ import annotations
@@ -19,8 +18,6 @@ from datetime import UTC, datetime
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
-
-from services.common.errors import InvalidArgument, Violations
 
 F = FieldDescriptor
 TIMESTAMP = "google.protobuf.Timestamp"
@@ -101,17 +98,6 @@ def _scalar(field: FieldDescriptor, value: object, path: str, found: list[tuple[
         found.append((path, "must be a finite number"))
 
 
-def time_of(v: Violations, field: str, ts: Timestamp, *, present: bool = True) -> datetime | None:
-    """The instant in a Timestamp field (None when unset or all zero), or a violation."""
-    if not present or (ts.seconds == 0 and ts.nanos == 0):
-        return None
-    problem = timestamp_problem(ts)
-    if problem:
-        v.add(field, problem)
-        return None
-    return ts.ToDatetime(tzinfo=UTC)
-
-
 def escape_like(text: str) -> str:
     """`text` for a LIKE pattern with `\\` as the escape character: `%`, `_` and `\\`
     match themselves."""
@@ -125,24 +111,3 @@ def escape_like(text: str) -> str:
 def like_prefix(text: str) -> str:
     """A LIKE pattern matching what starts with `text` (use with `escape=LIKE_ESCAPE`)."""
     return escape_like(text) + "%"
-
-
-def like_contains(text: str) -> str:
-    """A LIKE pattern matching what contains `text` (use with `escape=LIKE_ESCAPE`)."""
-    return "%" + escape_like(text) + "%"
-
-
-def text_field(v: Violations, field: str, value: str, *, max_chars: int) -> str:
-    """`value` stripped, or a violation when longer than `max_chars` or holding NUL."""
-    if len(value) > max_chars:
-        v.add(field, f"must be at most {max_chars} characters")
-    elif "\x00" in value:
-        v.add(field, "must not contain NUL characters")
-    return value.strip()
-
-
-def require_valid(msg: Message) -> None:
-    """Raise INVALID_ARGUMENT listing every shape violation of `msg`, if any."""
-    found = shape_violations(msg)
-    if found:
-        raise InvalidArgument(found)
