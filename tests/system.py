@@ -47,14 +47,16 @@ async def running_system(
     *,
     without: tuple[str, ...] = (),
     database_urls: dict[str, str] | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
     **routing_overrides: Any,
 ) -> AsyncIterator[System]:
     """The four services; each on SQLite under tmp_path unless `database_urls` names
-    another database for it (e.g. PostgreSQL)."""
+    another database for it (e.g. PostgreSQL); `overrides` sets any service's settings."""
     urls = database_urls or {}
 
-    def db(name: str) -> dict[str, str]:
-        return {"database_url": urls[name]} if name in urls else {}
+    def db(name: str) -> dict[str, Any]:
+        extra = dict((overrides or {}).get(name, {}))
+        return {"database_url": urls[name], **extra} if name in urls else extra
 
     async with AsyncExitStack() as stack:
         hosts: dict[str, ServiceHost] = {}

@@ -58,6 +58,7 @@ def replicas(
                 "REGISTRY_TARGET": f"127.0.0.1:{ports[('registry', i)]}",
                 "ACK_WAIT_SECONDS": "10",
                 "LOG_LEVEL": "WARNING",
+                "RATE_LIMIT_PER_SECOND": "0",  # the burst and the checker: one caller
                 **env.get(name, {}),
             }
             service_env = {**os.environ, **{prefix + k: v for k, v in values.items()}}

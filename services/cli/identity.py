@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from services.common import auth, tokens
+from services.common.interceptors import with_deadline
 
 DISTRICT = os.environ.get("LIANXIN_DISTRICT", "370402")
 LIFETIME = 3600.0
@@ -116,4 +117,5 @@ def open_channel(
     """A channel to a service whose calls carry `token` (default: the CLI's own); the
     token is only made when a call needs it."""
     channel = grpc.insecure_channel(target, options=options)
-    return grpc.intercept_channel(channel, Bearer(lambda: token or cli_token()))
+    # Calls without a timeout get the default deadline (30 s; streams such as an import 1 h).
+    return with_deadline(grpc.intercept_channel(channel, Bearer(lambda: token or cli_token())))

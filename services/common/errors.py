@@ -13,6 +13,22 @@ import grpc
 
 DOMAIN = "lianxin.gov.cn"
 
+# What an error may echo of its input: the client's own values come back clipped, so an
+# error never grows with the request (a 20,000-character id, a 50,000-character query).
+MAX_MESSAGE_CHARS = 1000
+MAX_DESCRIPTION_CHARS = 300
+MAX_FIELD_CHARS = 200
+MAX_METADATA_CHARS = 200
+MAX_VIOLATIONS = 50
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    note = f"…(+{len(text) - limit} chars)"
+    return text[: max(0, limit - len(note))] + note
+
 
 class LianxinError(Exception):
     """Base of all errors a client should see as something other than INTERNAL."""
@@ -66,6 +82,25 @@ class Unauthenticated(LianxinError):
 
     code = grpc.StatusCode.UNAUTHENTICATED
     default_reason = "UNAUTHENTICATED"
+
+
+class ResourceExhausted(LianxinError):
+    """Too much: a message over its RPC's size limit, a caller over its rate limit.
+    `retry_after` (seconds), when given, goes to the client as `google.rpc.RetryInfo`."""
+
+    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    default_reason = "RESOURCE_EXHAUSTED"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, reason=reason, metadata=metadata)
+        self.retry_after = retry_after
 
 
 class Unavailable(LianxinError):

@@ -21,7 +21,18 @@ from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
 
 from services.common import logs, telemetry
-from services.common.errors import DOMAIN, InvalidArgument, LianxinError
+from services.common.errors import (
+    DOMAIN,
+    MAX_DESCRIPTION_CHARS,
+    MAX_FIELD_CHARS,
+    MAX_MESSAGE_CHARS,
+    MAX_METADATA_CHARS,
+    MAX_VIOLATIONS,
+    InvalidArgument,
+    LianxinError,
+    ResourceExhausted,
+    clip,
+)
 from services.common.ids import uuid7
 
 log = logging.getLogger(__name__)
@@ -247,23 +258,45 @@ def register_methods(full_service_name: str, method_names: list[str]) -> None:
 
 
 def to_status(exc: LianxinError) -> grpc.Status:
-    """A domain error as `google.rpc.Status` with ErrorInfo and, for bad input, BadRequest."""
+    """A domain error as `google.rpc.Status` with ErrorInfo and, for bad input, BadRequest;
+    RetryInfo when the error says when to retry. Every text that may echo the request is
+    clipped here (the one place), so an error stays small whatever was sent."""
     details: list[any_pb2.Any] = []
-    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN, metadata=exc.metadata)
+    info = error_details_pb2.ErrorInfo(
+        reason=clip(exc.reason, MAX_FIELD_CHARS),
+        domain=DOMAIN,
+        metadata={
+            clip(k, MAX_FIELD_CHARS): clip(str(v), MAX_METADATA_CHARS)
+            for k, v in list(exc.metadata.items())[:MAX_VIOLATIONS]
+        },
+    )
     packed = any_pb2.Any()
     packed.Pack(info)
     details.append(packed)
     if isinstance(exc, InvalidArgument):
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                for f, d in exc.violations
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=clip(f, MAX_FIELD_CHARS), description=clip(d, MAX_DESCRIPTION_CHARS)
+                )
+                for f, d in exc.violations[:MAX_VIOLATIONS]
             ]
         )
         packed_bad = any_pb2.Any()
         packed_bad.Pack(bad)
         details.append(packed_bad)
-    status = status_pb2.Status(code=exc.code.value[0], message=exc.message, details=details)
+    if isinstance(exc, ResourceExhausted) and exc.retry_after is not None:
+        retry = error_details_pb2.RetryInfo()
+        retry.retry_delay.FromNanoseconds(max(1, int(exc.retry_after * 1e9)))
+        packed_retry = any_pb2.Any()
+        packed_retry.Pack(retry)
+        details.append(packed_retry)
+    message = exc.message
+    if isinstance(exc, InvalidArgument) and len(exc.violations) > MAX_VIOLATIONS:
+        message = f"{message} (first {MAX_VIOLATIONS} of {len(exc.violations)} shown)"
+    status = status_pb2.Status(
+        code=exc.code.value[0], message=clip(message, MAX_MESSAGE_CHARS), details=details
+    )
     return rpc_status.to_status(status)
 
 
@@ -321,10 +354,17 @@ def server_chain(*inner: grpc.aio.ServerInterceptor) -> list[grpc.aio.ServerInte
     ]
 
 
+DEFAULT_CLIENT_DEADLINE = 30.0
+
+
 class ClientContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
-    """Outgoing calls carry the request id of the current work and are counted
-    (`lianxin_grpc_client_handled_total`, `…_handling_seconds`); the trace context is
-    added by the tracing interceptor inside this one."""
+    """Outgoing calls carry the request id of the current work, have a deadline (the
+    caller's, else `default_timeout` seconds: no call waits forever on a stuck peer) and
+    are counted (`lianxin_grpc_client_handled_total`, `…_handling_seconds`); the trace
+    context is added by the tracing interceptor inside this one."""
+
+    def __init__(self, default_timeout: float = DEFAULT_CLIENT_DEADLINE) -> None:
+        self.default_timeout = default_timeout
 
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], client_call_details: Any, request: Any
@@ -333,6 +373,8 @@ class ClientContextInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
         if rid := request_id_var.get():
             md.append((REQUEST_ID_KEY, rid))
         details = client_call_details._replace(metadata=md)
+        if details.timeout is None:
+            details = details._replace(timeout=self.default_timeout)
         method = client_call_details.method
         if isinstance(method, bytes):
             method = method.decode()
@@ -388,8 +430,65 @@ def bearer_interceptors(token: Callable[[], str]) -> list[grpc.aio.ClientInterce
     return [_BearerUnary(token), _BearerStream(token)]
 
 
-def client_chain(token: Callable[[], str] | None = None) -> list[grpc.aio.ClientInterceptor]:
-    """The interceptors of every client channel, outermost first: metrics and request id,
-    the caller's token, then the client span (which injects `traceparent`)."""
+def client_chain(
+    token: Callable[[], str] | None = None, *, default_timeout: float = DEFAULT_CLIENT_DEADLINE
+) -> list[grpc.aio.ClientInterceptor]:
+    """The interceptors of every client channel, outermost first: metrics, request id and
+    default deadline, the caller's token, then the client span (which injects
+    `traceparent`)."""
     bearer = bearer_interceptors(token) if token is not None else []
-    return [ClientContextInterceptor(), *bearer, *aio_client_interceptors()]
+    return [ClientContextInterceptor(default_timeout), *bearer, *aio_client_interceptors()]
+
+
+class DefaultDeadline(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+    """Blocking (non-aio) channels, e.g. the CLI's: a call without a timeout gets one, so
+    no command hangs on a service that never answers."""
+
+    def __init__(self, unary: float, stream: float) -> None:
+        self.unary = unary
+        self.stream = stream
+
+    @staticmethod
+    def _with(details: Any, timeout: float) -> Any:
+        if details.timeout is not None:
+            return details
+        return _CallDetails(
+            details.method,
+            timeout,
+            details.metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
+
+    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with(details, self.unary), request)
+
+    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+        return continuation(self._with(details, self.stream), request)
+
+
+class _CallDetails(grpc.ClientCallDetails):
+    def __init__(
+        self,
+        method: str,
+        timeout: float | None,
+        metadata: Any,
+        credentials: Any,
+        wait_for_ready: bool | None,
+        compression: Any,
+    ) -> None:
+        self.method = method
+        self.timeout = timeout
+        self.metadata = metadata
+        self.credentials = credentials
+        self.wait_for_ready = wait_for_ready
+        self.compression = compression
+
+
+def with_deadline(
+    channel: grpc.Channel, *, unary: float = DEFAULT_CLIENT_DEADLINE, stream: float = 3600.0
+) -> grpc.Channel:
+    """`channel` whose calls without a timeout get `unary` seconds (streams, e.g. an
+    import: `stream`)."""
+    return grpc.intercept_channel(channel, DefaultDeadline(unary, stream))

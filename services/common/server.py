@@ -43,14 +43,16 @@ from services.common import bus, telemetry, tokens
 from services.common.auth import SERVICE_SCOPES
 from services.common.authz import AuthInterceptor
 from services.common.db import Database, check_schema, migrate
+from services.common.guard import RequestGuardInterceptor, max_receive_bytes
 from services.common.interceptors import client_chain, register_methods, server_chain
 from services.common.opsmetrics import OpsPoller
+from services.common.ratelimit import RateLimitInterceptor
 from services.common.settings import ServiceSettings
 from services.common.supervise import Loop, Supervisor
 
 log = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024  # responses, and what a client channel accepts
 HEALTH_INTERVAL = 2.0
 LIVENESS = "liveness"
 DEPENDENCY_NATS = "dependency:nats"
@@ -98,10 +100,22 @@ class ServiceHost:
         )
         self.verifier = _verifier(settings)
         self.token_source = _token_source(name, settings)
+        limits = RateLimitInterceptor(
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            service_rate=settings.rate_limit_service_per_second,
+        )
         self.server = grpc.aio.server(
-            interceptors=server_chain(AuthInterceptor(self.verifier)),
+            # The caller's token and the permission table; then rate limits per caller and
+            # the request guard (size, decoding, shape), innermost.
+            interceptors=[
+                *server_chain(AuthInterceptor(self.verifier)),
+                limits,
+                RequestGuardInterceptor(),
+            ],
             options=[
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                # The largest request of this service's RPCs (services.common.guard).
+                ("grpc.max_receive_message_length", max_receive_bytes(f"lianxin.{name}.v1")),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                 # A port another process holds is an error, not silently shared.
                 ("grpc.so_reuseport", 0),
@@ -239,7 +253,9 @@ class ServiceHost:
         """A client channel to another service, closed with this host."""
         ch = grpc.aio.insecure_channel(
             target,
-            interceptors=client_chain(self.token_source.token),
+            interceptors=client_chain(
+                self.token_source.token, default_timeout=self.settings.client_deadline_seconds
+            ),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),

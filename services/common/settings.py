@@ -70,6 +70,17 @@ class ServiceSettings(BaseSettings):
     blob_sweep_grace_seconds: float = Field(
         3600.0, ge=0, description="A file no row names is removed once it is this old."
     )
+    # Per-caller rate limits (services.common.ratelimit): a token bucket per caller.
+    rate_limit_per_second: float = Field(
+        200.0, ge=0, description="Requests a second one caller may make; 0: no limit."
+    )
+    rate_limit_burst: int = Field(400, ge=1, description="Requests one caller may make at once.")
+    rate_limit_service_per_second: float = Field(
+        0.0, ge=0, description="The same for Lianxin's own services calling; 0: no limit."
+    )
+    client_deadline_seconds: float = Field(
+        30.0, gt=0, description="Deadline of an outgoing gRPC call that does not set its own."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = Field(
         "json", description="Log lines: one JSON object a line, or plain text for a terminal."

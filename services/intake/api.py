@@ -152,7 +152,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         self, request: svc.ListCasesRequest, context: grpc.aio.ServicerContext
     ) -> svc.ListCasesResponse:
         size = paging.page_size(request.page_size)
-        after = str(paging.decode_token(request.page_token).get("after", ""))
+        after = paging.read_token(request.page_token, {"after": str})["after"]
         start, end = _period(request)
         channel, unit_code = scope.narrow(auth.current(), request.channel, request.unit_code)
 
@@ -199,9 +199,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             )
         channel, _ = scope.narrow(p, request.channel, "")
         size = paging.page_size(request.page_size)
-        after = paging.decode_token(request.page_token).get("seq", 0)
-        if not isinstance(after, int) or after < 0:
-            raise InvalidArgument([("page_token", "is not a token this service issued")])
+        after = paging.read_token(request.page_token, {"seq": int})["seq"]
         rows = await self.db.read(
             lambda conn: store.list_status_changes(
                 conn, start=start, end=end, channel=channel, after_seq=after, limit=size + 1

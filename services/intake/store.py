@@ -29,6 +29,7 @@ from sqlalchemy import (
 
 from services.common.bus import Staged, bus_tables, insert_ignore, stage
 from services.common.errors import AlreadyExists
+from services.common.validate import LIKE_ESCAPE, like_prefix
 from services.intake import domain
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -257,8 +258,13 @@ def list_cases(
     if end is not None:
         q = q.where(cases.c.created_at < end)
     if unit_code:
-        prefix = unit_code.replace("%", "").replace("_", "") + "%"
-        q = q.where(or_(cases.c.assigned_unit_code.like(prefix), cases.c.grid_code.like(prefix)))
+        prefix = like_prefix(unit_code)
+        q = q.where(
+            or_(
+                cases.c.assigned_unit_code.like(prefix, escape=LIKE_ESCAPE),
+                cases.c.grid_code.like(prefix, escape=LIKE_ESCAPE),
+            )
+        )
     if after_id:
         q = q.where(cases.c.id < after_id)
     return list(conn.execute(q))

@@ -33,6 +33,7 @@ from services.common import paging
 from services.common.db import Database
 from services.common.errors import InvalidArgument, Violations
 from services.common.timeutil import to_ts
+from services.common.validate import LIKE_ESCAPE, like_prefix
 from services.intake import domain, store
 
 CURSOR_KEY = "x-lianxin-cursor"  # initial metadata of a stream from_now: where it starts
@@ -71,12 +72,10 @@ def decode_cursor(cursor: str) -> int:
     if not cursor:
         return 0
     try:
-        value = paging.decode_token(cursor).get("seq")
+        value = paging.read_token(cursor, {"seq": int}, field="cursor")["seq"]
     except InvalidArgument:
-        value = None
-    if not isinstance(value, int) or value < 0:
-        raise InvalidArgument([("cursor", "is not a cursor this service issued")])
-    return value
+        raise InvalidArgument([("cursor", "is not a cursor this service issued")]) from None
+    return int(value)
 
 
 def parse(request: svc.WatchCasesRequest) -> tuple[Filter, int]:
@@ -128,8 +127,13 @@ def load_page(conn: Connection, *, after: int, f: Filter, limit: int) -> tuple[l
     if f.channel:
         q = q.where(c.c.channel == f.channel)
     if f.unit_code:
-        prefix = f.unit_code + "%"
-        q = q.where(or_(t.c.unit_code.like(prefix), c.c.grid_code.like(prefix)))
+        prefix = like_prefix(f.unit_code)
+        q = q.where(
+            or_(
+                t.c.unit_code.like(prefix, escape=LIKE_ESCAPE),
+                c.c.grid_code.like(prefix, escape=LIKE_ESCAPE),
+            )
+        )
     rows = list(conn.execute(q))
     atts = store.get_attachments(conn, case_ids=sorted({r.id for r in rows}))
     scanned = head if len(rows) < limit else rows[-1].seq

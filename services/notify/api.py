@@ -66,7 +66,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         v.check(len(request.case_id) <= 36, "case_id", "must be at most 36 characters")
         v.raise_if_any()
         size = paging.page_size(request.page_size)
-        after = str(paging.decode_token(request.page_token).get("after", ""))
+        after = paging.read_token(request.page_token, {"after": str})["after"]
         within = scope.deliveries(auth.current())
 
         def load(conn: Connection) -> tuple[list[Any], bool]:
@@ -164,7 +164,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
             )
         hotline = own or request.hotline
         size = paging.page_size(request.page_size)
-        after = str(paging.decode_token(request.page_token).get("after", ""))
+        after = paging.read_token(request.page_token, {"after": str})["after"]
         rows = await self.db.read(
             lambda c: store.list_subscriptions(c, hotline=hotline, after_id=after, limit=size + 1)
         )

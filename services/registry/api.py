@@ -47,7 +47,7 @@ LOCATED = metrics.LOCATE.labels("found")
 
 def _page(requested: int, token: str) -> tuple[int, str]:
     size = paging.page_size(requested, default=PAGE_DEFAULT, maximum=PAGE_MAX)
-    return size, str(paging.decode_token(token).get("after", ""))
+    return size, paging.read_token(token, {"after": str})["after"]
 
 
 def _next_token(keys: list[str], more: bool) -> str:
@@ -227,11 +227,8 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         domain.check_enum(v, "kind", request.kind, res.FindingKind)
         v.raise_if_any()
         size = paging.page_size(request.page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
-        token = paging.decode_token(request.page_token)
-        try:
-            after = (int(token.get("k", 0)), str(token.get("s", "")))
-        except (TypeError, ValueError):
-            raise InvalidArgument([("page_token", "is not a token this service issued")]) from None
+        token = paging.read_token(request.page_token, {"k": int, "s": str})
+        after = (token["k"], token["s"])
         _within(auth.principal_of(context), request.unit_code, f"unit {request.unit_code}")
         start = time.perf_counter()
 
@@ -404,10 +401,13 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 "give 4 to 18 trailing digits of a phone or ID number",
             )
         size = paging.page_size(request.page_size, default=SEARCH_DEFAULT, maximum=SEARCH_MAX)
-        token = paging.decode_token(request.page_token)
-        if token and (token.get("q") != query or token.get("u") != request.unit_code):
+        try:
+            token = paging.read_token(request.page_token, {"o": int, "q": str, "u": str})
+        except InvalidArgument:
+            token = {"o": -1, "q": query, "u": request.unit_code}
+        if request.page_token and (token["q"] != query or token["u"] != request.unit_code):
             v.add("page_token", "belongs to another query")
-        offset = int(token.get("o", 0)) if isinstance(token.get("o", 0), int) else -1
+        offset = token["o"]
         v.check(
             0 <= offset <= SEARCH_MAX_OFFSET, "page_token", "is not a token this service issued"
         )
@@ -586,10 +586,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 metadata={"permission": auth.AUDIT_READ},
             )
         size = paging.page_size(request.page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
-        token = paging.decode_token(request.page_token)
-        before = token.get("before")
-        if before is not None and not isinstance(before, int):
-            raise InvalidArgument([("page_token", "is not a token this service issued")])
+        before = paging.read_token(request.page_token, {"before": int})["before"] or None
         rows = await self.db.read(
             lambda conn: store.list_access(
                 conn,

@@ -64,6 +64,10 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Plan = Callable[[Connection, Any, datetime], list[domain.Step]]
 
 
+# Result photos per step (the request guard's size for ResolveCase assumes this many).
+MAX_PHOTOS = 9
+
+
 class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
     def __init__(
         self,
@@ -125,10 +129,10 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             v.add("level", "must be COMMUNITY, STREET or DISTRICT")
         v.raise_if_any()
         size = paging.page_size(request.page_size)
-        token = paging.decode_token(request.page_token)
+        token = paging.read_token(request.page_token, {"d": str, "id": str})
         try:
-            after = (datetime.fromisoformat(token["d"]), str(token["id"])) if token else None
-        except (KeyError, TypeError, ValueError) as exc:
+            after = (datetime.fromisoformat(token["d"]), token["id"]) if token["d"] else None
+        except ValueError as exc:
             raise InvalidArgument([("page_token", "is not a token this service issued")]) from exc
         statuses = [request.status] if request.status else QUEUE_STATUSES
         if request.to_locate_only:
@@ -282,6 +286,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             "result",
             f"must be at most {self.settings.result_max_chars} characters",
         )
+        v.check(len(request.photos) <= MAX_PHOTOS, "photos", f"at most {MAX_PHOTOS} photos")
         for i, p in enumerate(request.photos):
             check_upload(
                 v,

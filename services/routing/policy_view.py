@@ -84,8 +84,8 @@ def list_categories(
     policy: Policy, request: svc.ListCategoriesRequest
 ) -> svc.ListCategoriesResponse:
     size = paging.page_size(request.page_size)
-    offset = paging.decode_token(request.page_token).get("offset", 0)
-    if not isinstance(offset, int) or not 0 <= offset <= len(policy.categories):
+    offset = paging.read_token(request.page_token, {"offset": int, "v": str})["offset"]
+    if not 0 <= offset <= len(policy.categories):
         raise InvalidArgument([("page_token", "is not a token this service issued")])
     page = policy.categories[offset : offset + size]
     end = offset + len(page)

@@ -39,6 +39,7 @@ from sqlalchemy import (
 )
 
 from services.common.bus import bus_tables
+from services.common.validate import LIKE_ESCAPE, like_prefix
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -374,7 +375,9 @@ def next_due(conn: Connection) -> datetime | None:
 
 
 def _prefix(unit_code: str) -> str:
-    return unit_code.replace("%", "").replace("_", "") + "%"
+    """A LIKE pattern for codes under `unit_code`: `%`, `_` and `\\` in it match
+    themselves (use with `escape=LIKE_ESCAPE`)."""
+    return like_prefix(unit_code)
 
 
 def work_queue(
@@ -392,11 +395,13 @@ def work_queue(
     oldest deadline first. Cases merged into another are followed there, not here."""
     prefix = _prefix(unit_code)
     deadline_key = func.coalesce(cases.c.deadline_time, literal(FAR_FUTURE, DateTime(True)))
-    assists = exists().where(assisting.c.case_id == cases.c.id, assisting.c.unit_code.like(prefix))
+    assists = exists().where(
+        assisting.c.case_id == cases.c.id, assisting.c.unit_code.like(prefix, escape=LIKE_ESCAPE)
+    )
     q = (
         select(cases, deadline_key.label("deadline_key"))
         .where(
-            or_(cases.c.assigned_unit_code.like(prefix), assists),
+            or_(cases.c.assigned_unit_code.like(prefix, escape=LIKE_ESCAPE), assists),
             cases.c.status.in_(statuses),
             cases.c.merged_into.is_(None),
         )
@@ -439,7 +444,7 @@ def stats_rows(
         cases.c.created_at >= start, cases.c.created_at < end
     )
     if is_area_code(unit_code):
-        q = q.where(cases.c.grid_code.like(_prefix(unit_code)))
+        q = q.where(cases.c.grid_code.like(_prefix(unit_code), escape=LIKE_ESCAPE))
     else:
         q = q.where(
             exists().where(history.c.case_id == cases.c.id, history.c.unit_code == unit_code)
@@ -476,7 +481,7 @@ def ranking_rows(
         .where(
             cases.c.created_at >= start,
             cases.c.created_at < end,
-            cases.c.grid_code.like(_prefix(unit_code)),
+            cases.c.grid_code.like(_prefix(unit_code), escape=LIKE_ESCAPE),
         )
         .subquery()
     )

@@ -142,6 +142,8 @@ class Stack:
                 prefix + "GRPC_PORT": str(ports[name]),
                 prefix + "METRICS_PORT": "off",
                 prefix + "REGISTRY_TARGET": f"127.0.0.1:{ports['registry']}",
+                # The load and the checker (3,000 reads at once) are one caller: unlimited.
+                prefix + "RATE_LIMIT_PER_SECOND": "0",
                 **{prefix + k: v for k, v in extra_env.get(name, {}).items()},
             }
             self.services[name] = Service(name, ports[name], env, self.logs / f"{name}.log")

@@ -272,10 +272,18 @@ async def test_subscriptions_are_made_once_per_request_listed_deleted_and_checke
                         hotline=intake_res.CHANNEL_GRID_APP,
                         webhook_url="ftp://12345.example",
                         unit_code="37%",
-                        case_channels=[42],  # type: ignore[list-item]
                         event_types=["case.exploded"],
                     ),
                     request_id="r" * 200,
+                )
+            ),
+            # Refused by the request guard, before the handler's own checks.
+            "unknown channel": api.CreateSubscription(
+                svc.CreateSubscriptionRequest(
+                    subscription=res.Subscription(
+                        hotline=intake_res.CHANNEL_MAYOR_HOTLINE,
+                        case_channels=[intake_res.CHANNEL_GRID_APP, 42],  # type: ignore[list-item]
+                    ),
                 )
             ),
             "empty": api.CreateSubscription(svc.CreateSubscriptionRequest()),
@@ -306,8 +314,8 @@ async def test_subscriptions_are_made_once_per_request_listed_deleted_and_checke
         "subscription.hotline",
         "subscription.webhook_url",
         "subscription.unit_code",
-        "subscription.case_channels[0]",
         "subscription.event_types[0]",
         "request_id",
     }
+    assert set(violations(errors["unknown channel"])) == {"subscription.case_channels[1]"}
     assert violations(errors["empty"]) == {"subscription": "is required"}
