@@ -39,7 +39,7 @@ from nats.js import JetStreamContext
 from prometheus_client import start_http_server
 from sqlalchemy import Table
 
-from services.common import bus, telemetry
+from services.common import bus, channels, telemetry
 from services.common.db import Database, check_schema, migrate
 from services.common.interceptors import client_chain, register_methods, server_chain
 from services.common.opsmetrics import OpsPoller
@@ -124,7 +124,9 @@ class ServiceHost:
         async def changed() -> None:
             await self._update_health()
 
-        self.nc = await bus.connect(self.settings.nats_url, name=f"lianxin-{self.name}")
+        self.nc = await bus.connect(
+            self.settings.nats_url, name=f"lianxin-{self.name}", auth=self.settings.nats_auth()
+        )
         self.nc._disconnected_cb = changed
         self.nc._reconnected_cb = changed
         self.js = self.nc.jetstream()
@@ -206,8 +208,9 @@ class ServiceHost:
 
     def channel(self, target: str) -> grpc.aio.Channel:
         """A client channel to another service, closed with this host."""
-        ch = grpc.aio.insecure_channel(
+        ch = channels.aio_channel(
             target,
+            self.settings.tls(),
             interceptors=client_chain(),
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
@@ -228,8 +231,10 @@ class ServiceHost:
             [*self._service_names, reflection.SERVICE_NAME], self.server
         )
         try:
-            self.port = self.server.add_insecure_port(
-                f"{self.settings.host}:{self.settings.grpc_port}"
+            self.port = channels.add_port(
+                self.server,
+                f"{self.settings.host}:{self.settings.grpc_port}",
+                self.settings.server_tls(),
             )
         except RuntimeError:
             self.port = 0
