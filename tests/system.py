@@ -46,14 +46,17 @@ async def running_system(
     *,
     without: tuple[str, ...] = (),
     database_urls: dict[str, str] | None = None,
+    service_settings: dict[str, dict[str, Any]] | None = None,
     **routing_overrides: Any,
 ) -> AsyncIterator[System]:
     """The four services; each on SQLite under tmp_path unless `database_urls` names
-    another database for it (e.g. PostgreSQL)."""
+    another database for it (e.g. PostgreSQL); `service_settings` adds settings per
+    service (e.g. its NATS user)."""
     urls = database_urls or {}
+    extra = service_settings or {}
 
-    def db(name: str) -> dict[str, str]:
-        return {"database_url": urls[name]} if name in urls else {}
+    def db(name: str) -> dict[str, Any]:
+        return {**({"database_url": urls[name]} if name in urls else {}), **extra.get(name, {})}
 
     async with AsyncExitStack() as stack:
         hosts: dict[str, ServiceHost] = {}

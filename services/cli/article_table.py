@@ -44,6 +44,7 @@ from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as R
 from lianxin.routing.v1 import routing_service_pb2 as rsvc
 from lianxin.routing.v1 import routing_service_pb2_grpc
+from services.cli import connect
 from services.cli.demo import StepFailed, say
 from services.cli.format import describe_error
 from services.cli.routing_commands import LOCAL, percent, stats_table
@@ -178,7 +179,7 @@ def plan() -> list[Script]:
 
 
 def run(targets: dict[str, str]) -> int:
-    channels = {name: grpc.insecure_channel(t) for name, t in targets.items()}
+    channels = {name: connect.channel(t) for name, t in targets.items()}
     try:
         return _play(channels)
     except StepFailed as exc:

@@ -31,6 +31,7 @@ from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
+from services.cli import connect
 from services.cli.format import describe_error, status_name
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ def as_actor(actor: str) -> tuple[tuple[str, str], ...]:
 
 
 def run_story(targets: dict[str, str]) -> int:
-    channels = {name: grpc.insecure_channel(t) for name, t in targets.items()}
+    channels = {name: connect.channel(t) for name, t in targets.items()}
     try:
         _play(channels)
     except StepFailed as exc:

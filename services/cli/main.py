@@ -19,7 +19,8 @@
     lianxin policy check FILE       validate a district policy file
 
 Targets default to the embedded ports and can be changed with flags or
-LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET.
+LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET. TLS: --tls-ca FILE (and --tls-cert /
+--tls-key for services that require client certificates), or LIANXIN_CLI_TLS_*.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.cli import (
     article_table,
+    connect,
     demo,
     notify_commands,
     open311_commands,
@@ -104,7 +106,7 @@ def cmd_case_submit(args: argparse.Namespace) -> int:
         p = Path(photo)
         kind = "image/png" if p.suffix.lower() == ".png" else "image/jpeg"
         req.attachments.add(filename=p.name, content_type=kind, content=p.read_bytes())
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with connect.channel(_target(args, "intake")) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).SubmitCase(req, timeout=10)
     print(("created " if reply.created else "already there: ") + reply.case.id)
     print(case_table(reply.case))
@@ -112,7 +114,7 @@ def cmd_case_submit(args: argparse.Namespace) -> int:
 
 
 def cmd_case_show(args: argparse.Namespace) -> int:
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with connect.channel(_target(args, "intake")) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).GetCase(
             intake_svc.GetCaseRequest(case_id=args.case_id), timeout=10
         )
@@ -126,7 +128,7 @@ def cmd_case_list(args: argparse.Namespace) -> int:
         req.channel = _enum(intake_res.Channel, "CHANNEL_", args.channel)
     if args.status:
         req.status = _enum(routing_res.CaseStatus, "CASE_STATUS_", args.status)
-    with grpc.insecure_channel(_target(args, "intake")) as ch:
+    with connect.channel(_target(args, "intake")) as ch:
         reply = intake_service_pb2_grpc.IntakeServiceStub(ch).ListCases(req, timeout=10)
     print(f"{'id':<38}{'channel':<20}{'category':<22}{'status':<13}{'unit'}")
     for c in reply.cases:
@@ -153,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for service, target in DEFAULT_TARGETS.items():
         parser.add_argument(f"--{service}", metavar="HOST:PORT", help=f"{service} ({target})")
+    connect.add_flags(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("up", help="start nats-server and the four services")
@@ -231,6 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    connect.configure(args)
     try:
         return int(args.func(args))
     except grpc.RpcError as err:

@@ -24,6 +24,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.notify.v1 import notify_service_pb2 as svc
 from lianxin.notify.v1 import notify_service_pb2_grpc
 from lianxin.notify.v1 import resources_pb2 as res
+from services.cli import connect
 from services.cli.format import deliveries_table, status_name
 
 Target = Callable[[argparse.Namespace, str], str]
@@ -48,7 +49,7 @@ def _label(enum: object, prefix: str, value: int) -> str:
 
 
 def _notify(args: argparse.Namespace, target: Target) -> tuple[grpc.Channel, Any]:
-    channel = grpc.insecure_channel(target(args, "notify"))
+    channel = connect.channel(target(args, "notify"))
     return channel, notify_service_pb2_grpc.NotifyServiceStub(channel)
 
 
@@ -165,7 +166,7 @@ def make_commands(target: Target) -> dict[str, Callable[[argparse.Namespace], in
             req.channel = _enum(intake_res.Channel, "CHANNEL_", args.channel)
         last = args.cursor or ""
         seen = 0
-        with grpc.insecure_channel(target(args, "intake")) as channel:
+        with connect.channel(target(args, "intake")) as channel:
             stream = intake_service_pb2_grpc.IntakeServiceStub(channel).WatchCases(req)
             try:
                 for m in stream:

@@ -28,6 +28,7 @@ import grpc
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
+from services.cli import connect
 from services.common import auth
 
 Target = Callable[[argparse.Namespace, str], str]
@@ -69,7 +70,7 @@ def _metadata(args: argparse.Namespace, *extra_permissions: str) -> tuple[tuple[
 
 
 def _stub(args: argparse.Namespace, target: Target) -> tuple[grpc.Channel, RegistryServiceStub]:
-    channel = grpc.insecure_channel(
+    channel = connect.channel(
         target(args, "registry"),
         options=[
             ("grpc.max_send_message_length", 64 * 1024 * 1024),

@@ -20,6 +20,7 @@ from lianxin.registry.v1 import registry_service_pb2_grpc
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
+from services.cli import connect
 from services.common.policy import PolicyError, load_policy
 
 Target = Callable[[argparse.Namespace, str], str]
@@ -135,14 +136,14 @@ def _when(text: str, *, option: str) -> datetime:
 
 
 def cmd_stats(args: argparse.Namespace, target: Target) -> int:
-    with grpc.insecure_channel(target(args, "registry")) as ch:
+    with connect.channel(target(args, "registry")) as ch:
         code, name = resolve_unit(ch, args.unit)
     req = routing_svc.GetStatsRequest(unit_code=code)
     if args.start:
         req.start_time.FromDatetime(_when(args.start, option="--from"))
     if args.end:
         req.end_time.FromDatetime(_when(args.end, option="--to"))
-    with grpc.insecure_channel(target(args, "routing")) as ch:
+    with connect.channel(target(args, "routing")) as ch:
         reply = routing_service_pb2_grpc.RoutingServiceStub(ch).GetStats(req, timeout=30)
     print(stats_table(reply, name))
     return 0
@@ -226,9 +227,9 @@ def cmd_ranking(args: argparse.Namespace, target: Target) -> int:
     if end is not None:
         req.end_time.FromDatetime(end)
     if args.within:
-        with grpc.insecure_channel(target(args, "registry")) as ch:
+        with connect.channel(target(args, "registry")) as ch:
             req.unit_code, _ = resolve_unit(ch, args.within)
-    with grpc.insecure_channel(target(args, "routing")) as ch:
+    with connect.channel(target(args, "routing")) as ch:
         try:
             reply = routing_service_pb2_grpc.RoutingServiceStub(ch).GetRanking(req, timeout=30)
         except grpc.RpcError as exc:
@@ -272,7 +273,7 @@ def _enum_value(enum: object, prefix: str, value: str) -> int:
 
 
 def cmd_queue(args: argparse.Namespace, target: Target) -> int:
-    with grpc.insecure_channel(target(args, "registry")) as ch:
+    with connect.channel(target(args, "registry")) as ch:
         code, name = resolve_unit(ch, args.unit)
     req = routing_svc.ListWorkQueueRequest(
         unit_code=code,
@@ -284,7 +285,7 @@ def cmd_queue(args: argparse.Namespace, target: Target) -> int:
         req.status = _enum_value(routing_res.CaseStatus, "CASE_STATUS_", args.status)
     if args.level:
         req.level = _enum_value(routing_res.Level, "LEVEL_", args.level)
-    with grpc.insecure_channel(target(args, "routing")) as ch:
+    with connect.channel(target(args, "routing")) as ch:
         reply = routing_service_pb2_grpc.RoutingServiceStub(ch).ListWorkQueue(req, timeout=10)
     print(f"work queue of {name} ({code}), oldest deadline first")
     print(f"  {'deadline':<14}{'status':<13}{'flags':<10}{'category':<22}{'unit':<20}case")

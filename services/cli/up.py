@@ -24,6 +24,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.cli import connect
 from services.common.natsserver import NatsServer, parent_death_signal, port_in_use
 
 
@@ -88,7 +89,7 @@ def parse_ports(text: str, ports: dict[str, int]) -> dict[str, int]:
 def wait_serving(target: str, timeout: float = 30.0) -> bool:
     """True once the gRPC health service at `target` says SERVING."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
+    with connect.channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

@@ -14,6 +14,7 @@ inbox row and has no second effect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
@@ -215,12 +216,9 @@ class NatsAuth:
     tls_ca_file: Path | None = None
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
-
-    @property
-    def inbox_prefix(self) -> str:
-        """Reply subjects of this user: `_INBOX_<user>` (its permissions allow only its own,
-        so no service reads another's replies or pulled messages); `_INBOX` without a user."""
-        return f"_INBOX_{self.user}" if self.user else "_INBOX"
+    # Reply subjects: `_INBOX_<service>` for a service with a user (its permissions allow
+    # only its own, so no service reads another's replies or pulled messages).
+    inbox_prefix: str = "_INBOX"
 
     def ssl_context(self) -> ssl.SSLContext | None:
         if self.tls_ca_file is None and self.tls_cert_file is None:
@@ -240,8 +238,9 @@ def seed_urls(url: str) -> list[str]:
 
 async def connect(url: str, *, name: str, auth: NatsAuth | None = None) -> NATS:
     """A connection that never gives up: every seed URL (`url` is comma-separated), and
-    after a disconnect it reconnects to any of them, forever. A refused password is not
-    retried: it raises at once (nats.errors.Error, "Authorization Violation")."""
+    after a disconnect it reconnects to any of them, forever. A refused user or password
+    at the first connect is a configuration error, not an outage: it raises at once
+    (`nats.errors.AuthorizationError`) instead of being retried forever."""
     auth = auth or NatsAuth()
     extra: dict[str, Any] = {}
     if auth.user:
@@ -249,16 +248,41 @@ async def connect(url: str, *, name: str, auth: NatsAuth | None = None) -> NATS:
     tls = auth.ssl_context()
     if tls is not None:
         extra["tls"] = tls
-    return await nats.connect(
-        servers=seed_urls(url),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=telemetry.nats_error_logger(url, name),
-        inbox_prefix=auth.inbox_prefix,
-        **extra,
+    log_error = telemetry.nats_error_logger(url, name)
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def on_error(exc: Exception) -> None:
+        denied = isinstance(exc, nats.errors.AuthorizationError) or (
+            "authorization violation" in str(exc).lower()
+        )
+        if denied and not refused.done():
+            refused.set_result(exc)
+        await log_error(exc)
+
+    nc = NATS()
+    connecting = asyncio.ensure_future(
+        nc.connect(
+            servers=seed_urls(url),
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            error_cb=on_error,
+            inbox_prefix=auth.inbox_prefix,
+            **extra,
+        )
     )
+    await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise nats.errors.AuthorizationError()
+    refused.cancel()
+    connecting.result()
+    return nc
 
 
 async def ensure_stream(

@@ -125,7 +125,9 @@ class ServiceHost:
             await self._update_health()
 
         self.nc = await bus.connect(
-            self.settings.nats_url, name=f"lianxin-{self.name}", auth=self.settings.nats_auth()
+            self.settings.nats_url,
+            name=f"lianxin-{self.name}",
+            auth=self.settings.nats_auth(self.name),
         )
         self.nc._disconnected_cb = changed
         self.nc._reconnected_cb = changed

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common import natsauth
 from services.common.bus import NatsAuth
 from services.common.channels import TlsConfig
 
@@ -167,13 +168,15 @@ class ServiceSettings(GrpcTlsSettings):
             raise ValueError("must be nats:// or tls:// URLs, comma-separated for a cluster")
         return v
 
-    def nats_auth(self) -> NatsAuth:
+    def nats_auth(self, service: str) -> NatsAuth:
+        """How `service` connects to NATS (its user, TLS, its own inbox prefix)."""
         return NatsAuth(
             user=self.nats_user,
             password=self.nats_password.get_secret_value(),
             tls_ca_file=self.nats_tls_ca_file,
             tls_cert_file=self.nats_tls_cert_file,
             tls_key_file=self.nats_tls_key_file,
+            inbox_prefix=natsauth.inbox_prefix(service) if self.nats_user else "_INBOX",
         )
 
     def sqlalchemy_url(self, service: str) -> str:

@@ -20,7 +20,7 @@ import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
-from services.common import telemetry
+from services.common import channels, telemetry
 from services.common.db import Database, migrate
 from services.common.interceptors import ClientContextInterceptor
 from services.common.timeutil import to_ts
@@ -44,7 +44,9 @@ class Gateway:
         migrate(url, store.MIGRATIONS)
         self.db = Database(url)
         self._channels = {
-            name: grpc.aio.insecure_channel(target, interceptors=[ClientContextInterceptor()])
+            name: channels.aio_channel(
+                target, settings.tls(), interceptors=[ClientContextInterceptor()]
+            )
             for name, target in (
                 ("intake", settings.intake_target),
                 ("routing", settings.routing_target),
