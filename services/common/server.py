@@ -81,6 +81,8 @@ class ServiceHost:
         self._service_names: list[str] = [health.SERVICE_NAME]
         self.port = 0
         self.metrics_port: int | None = None
+        self.health_port: int | None = None
+        self._health_server: grpc.aio.Server | None = None
         self.db: Database | None = None
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
@@ -247,6 +249,8 @@ class ServiceHost:
                 f"ours to take (set {self._env('GRPC_PORT')} or `lianxin up --ports`)"
             )
         await self.server.start()
+        if self.settings.health_port is not None:
+            await self._start_health_port()
         if self.nc is not None:
             for subject, callback in self._listeners:
 
@@ -284,6 +288,25 @@ class ServiceHost:
         self._started = True
         await self._update_health()
         log.info("%s serving gRPC on %s", self.name, self.address)
+
+    async def _start_health_port(self) -> None:
+        """Health alone, in plaintext, on its own port: for probes that cannot do TLS. It
+        answers from the same servicer, so it says what the main port says."""
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        address = f"{self.settings.host}:{self.settings.health_port}"
+        try:
+            port = channels.add_port(server, address, None)
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            await self.server.stop(0)
+            raise RuntimeError(
+                f"{self.name}: cannot listen for health on {address}: the port is in use "
+                f"(set {self._env('HEALTH_PORT')})"
+            )
+        await server.start()
+        self._health_server, self.health_port = server, port
 
     @property
     def ready(self) -> bool:
@@ -345,6 +368,8 @@ class ServiceHost:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         self._stop.set()
         for c in self._consumers:
             await c.stop()

@@ -90,6 +90,13 @@ class ServiceSettings(GrpcTlsSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one; unset: off."
     )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="A plaintext gRPC port with only grpc.health.v1 (Kubernetes' gRPC probes "
+        "cannot speak TLS); 0 picks one; unset: none.",
+    )
     data_dir: Path = Field(Path(".lianxin"), description="Where embedded files live.")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/<service>.db."
@@ -155,7 +162,7 @@ class ServiceSettings(GrpcTlsSettings):
         "OTEL_EXPORTER_OTLP_ENDPOINT is set (the OTEL_* variables configure it).",
     )
 
-    @field_validator("metrics_port", mode="before")
+    @field_validator("metrics_port", "health_port", mode="before")
     @classmethod
     def _metrics_off(cls, v: object) -> object:
         return None if isinstance(v, str) and v.strip().lower() in ("", "off", "none") else v

@@ -96,6 +96,22 @@ async def test_a_service_over_mtls_answers_a_client_with_a_certificate(
             await refused(plain)
 
 
+async def test_probes_get_plaintext_health_and_nothing_else_on_the_health_port(
+    tmp_path: Path, nats_url: str, ca: Authority
+) -> None:
+    settings = tls_settings(tmp_path, nats_url, ca, ca.issue("intake"))
+    settings.health_port = 0
+    async with running(create_server, settings) as host:
+        assert host.health_port
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{host.health_port}") as plain:
+            assert await check(plain) == health_pb2.HealthCheckResponse.SERVING
+            with pytest.raises(grpc.aio.AioRpcError) as info:
+                await intake_service_pb2_grpc.IntakeServiceStub(plain).SubmitCase(
+                    story_submission("probe-1"), timeout=5
+                )
+            assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
 async def test_a_client_without_a_certificate_is_refused_when_mtls_is_required(
     tmp_path: Path, nats_url: str, ca: Authority
 ) -> None:
