@@ -25,6 +25,7 @@ from services.intake import events as intake_events
 from services.intake.config import IntakeSettings
 from tests.certs import Authority
 from tests.conftest import eventually
+from tests.natscluster import NatsCluster
 from tests.system import running_system, story_submission
 
 
@@ -244,3 +245,33 @@ async def test_nats_over_tls_with_the_ca(tmp_path: Path) -> None:
                 )
     finally:
         server.stop()
+
+
+@pytest.mark.slow
+async def test_a_nats_cluster_with_the_same_users_refuses_strangers_and_forged_subjects(
+    tmp_path: Path, passwords: dict[str, str]
+) -> None:
+    cluster = NatsCluster(tmp_path / "cluster", users=natsauth.service_users(passwords))
+    await asyncio.to_thread(cluster.start)
+    try:
+        with pytest.raises(nats.errors.Error):
+            await nats.connect(servers=[cluster.nodes[0].url], allow_reconnect=False)
+        settings = IntakeSettings(
+            nats_url=cluster.url, nats_user="intake", nats_password=passwords["intake"]
+        )
+        nc = await bus.connect(cluster.url, name="cluster", auth=settings.nats_auth("intake"))
+        nc._error_cb = errors = Errors()
+        try:
+            js = nc.jetstream()
+            await bus.ensure_stream(js, "LIANXIN", replicas=3)
+            ack = await js.publish("lianxin.case.received", b"mine", timeout=10)
+            assert ack.stream == "LIANXIN"
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.publish("lianxin.notify.dead", b"forged", timeout=1)
+            assert any("lianxin.notify.dead" in e for e in errors.seen), errors.seen
+            info = await js.stream_info("LIANXIN")
+            assert info.config.num_replicas == 3 and info.state.messages == 1
+        finally:
+            await nc.close()
+    finally:
+        await asyncio.to_thread(cluster.stop)
