@@ -57,9 +57,13 @@ def configure(args: argparse.Namespace) -> None:
 
 
 def tls() -> TlsConfig | None:
-    if not _tls:
-        _tls.append(CliSettings().tls())
-    return _tls[0]
+    """What `configure` set (the `lianxin` command), else the environment's."""
+    return _tls[0] if _tls else CliSettings().tls()
+
+
+def reset() -> None:
+    """Forget what `configure` set (tests that call `main` several times)."""
+    _tls.clear()
 
 
 def channel(

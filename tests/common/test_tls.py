@@ -3,8 +3,12 @@ without certificates, another CA, and certificate files replaced while it runs."
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +17,8 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lianxin.intake.v1 import intake_service_pb2_grpc
+from services.cli import connect
+from services.cli.main import main
 from services.common import channels
 from services.common.channels import TlsConfig
 from services.intake.app import create_server
@@ -193,21 +199,9 @@ async def test_a_client_channel_follows_its_replaced_certificate_files(
             await channel.close()
 
 
-def test_a_blocking_channel_over_tls_passes_interceptors_through(
-    tmp_path: Path, nats_url: str, ca: Authority
-) -> None:
-    seen: list[str] = []
-
-    class Record(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
-        def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-            seen.append(details.method)
-            return continuation(details, request)
-
-    import asyncio
-    import threading
-
-    client = ca.issue("cli")
-    settings = tls_settings(tmp_path, nats_url, ca, ca.issue("intake"))
+@contextmanager
+def served_in_a_thread(settings: IntakeSettings) -> Iterator[str]:
+    """intake running on its own event loop in a thread (for blocking clients); its address."""
     started = threading.Event()
     stop = asyncio.Event()
     address: list[str] = []
@@ -222,18 +216,65 @@ def test_a_blocking_channel_over_tls_passes_interceptors_through(
     thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
     thread.start()
     try:
-        assert started.wait(30)
-        tls = TlsConfig(
-            ca_file=ca.ca_file, client_cert_file=client.cert_file, client_key_file=client.key_file
-        )
-        with channels.sync_channel(address[0], tls, interceptors=[Record()]) as ch:
-            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
-        assert seen == ["/grpc.health.v1.Health/Check"]
+        assert started.wait(30), "intake did not start"
+        yield address[0]
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         loop.close()
+
+
+def test_a_blocking_channel_over_tls_passes_interceptors_through(
+    tmp_path: Path, nats_url: str, ca: Authority
+) -> None:
+    seen: list[str] = []
+
+    class Record(grpc.UnaryUnaryClientInterceptor):  # type: ignore[misc]
+        def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+            seen.append(details.method)
+            return continuation(details, request)
+
+    client = ca.issue("cli")
+    settings = tls_settings(tmp_path, nats_url, ca, ca.issue("intake"))
+    with served_in_a_thread(settings) as address:
+        tls = TlsConfig(
+            ca_file=ca.ca_file, client_cert_file=client.cert_file, client_key_file=client.key_file
+        )
+        with channels.sync_channel(address, tls, interceptors=[Record()]) as ch:
+            reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert seen == ["/grpc.health.v1.Health/Check"]
+
+
+@pytest.fixture
+def cli_tls_reset() -> Iterator[None]:
+    yield
+    connect.reset()  # the next test's CLI calls are plaintext again
+
+
+def test_the_cli_talks_tls_with_its_flags_or_its_environment(
+    tmp_path: Path,
+    nats_url: str,
+    ca: Authority,
+    monkeypatch: Any,
+    capsys: Any,
+    cli_tls_reset: None,
+) -> None:
+    cli = ca.issue("cli")
+    settings = tls_settings(tmp_path, nats_url, ca, ca.issue("intake"))
+    with served_in_a_thread(settings) as address:
+        flags = ["--tls-ca", str(ca.ca_file), "--tls-cert", str(cli.cert_file)]
+        flags += ["--tls-key", str(cli.key_file)]
+        assert main(["--intake", address, *flags, "case", "list"]) == 0
+        assert main(["--intake", address, "case", "list"]) == 1  # plaintext: refused
+        assert "UNAVAILABLE" in capsys.readouterr().err
+        with pytest.raises(SystemExit, match="tls_client_cert_file and tls_client_key_file"):
+            main(["--tls-ca", str(ca.ca_file), "--tls-cert", str(cli.cert_file), "case", "list"])
+        monkeypatch.setenv("LIANXIN_CLI_TLS_ENABLED", "true")
+        monkeypatch.setenv("LIANXIN_CLI_TLS_CA_FILE", str(ca.ca_file))
+        monkeypatch.setenv("LIANXIN_CLI_TLS_CLIENT_CERT_FILE", str(cli.cert_file))
+        monkeypatch.setenv("LIANXIN_CLI_TLS_CLIENT_KEY_FILE", str(cli.key_file))
+        assert main(["--intake", address, "case", "list"]) == 0
 
 
 def test_tls_settings_come_from_the_environment_and_must_be_complete(
