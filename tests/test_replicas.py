@@ -20,6 +20,7 @@ from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.cli.demo import run_story
+from services.common import natsauth
 from services.common.natsserver import free_port
 from tests import callers
 from tests.faults.checker import check, settled
@@ -32,6 +33,12 @@ REPLICAS = 2
 BURST = 400
 PAIRS = 20  # of the burst, pairs of the same case sent to both intakes at once
 IN_FLIGHT = 32
+
+
+def nats_credentials(cluster: NatsCluster, service: str) -> dict[str, str]:
+    """The service's NATS user and password when the cluster has users (as in production)."""
+    user = next((u for u in cluster.users if u.name == service), None)
+    return {"NATS_USER": user.name, "NATS_PASSWORD": user.password} if user else {}
 
 
 def replicas(
@@ -52,6 +59,7 @@ def replicas(
                 "DATA_DIR": str(root / f"{name}-{i}"),
                 "DATABASE_URL": urls[name],
                 "NATS_URL": cluster.url,
+                **nats_credentials(cluster, name),
                 "STREAM_REPLICAS": "3",
                 "GRPC_PORT": str(ports[(name, i)]),
                 "METRICS_PORT": "off",
@@ -111,7 +119,9 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
     tmp_path: Path, postgres_server: PostgresServer
 ) -> None:
     gateway, hooks = KeyCounter().start(), KeyCounter().start()
-    cluster = NatsCluster(tmp_path / "nats")
+    # As production runs it: a user per service, each publishing only its own subjects.
+    passwords = natsauth.embedded_passwords(tmp_path / "credentials")
+    cluster = NatsCluster(tmp_path / "nats", users=natsauth.service_users(passwords))
     services: dict[str, list[Service]] = {}
     try:
         await asyncio.to_thread(cluster.start)

@@ -116,6 +116,11 @@ def open_channel(
 ) -> grpc.Channel:
     """A channel to a service whose calls carry `token` (default: the CLI's own); the
     token is only made when a call needs it."""
-    channel = grpc.insecure_channel(target, options=options)
-    # Calls without a timeout get the default deadline (30 s; streams such as an import 1 h).
-    return with_deadline(grpc.intercept_channel(channel, Bearer(lambda: token or cli_token())))
+    from services.cli import connect  # the CLI's TLS settings
+
+    # TLS as the CLI was told (services/cli/connect.py); calls without a timeout get the
+    # default deadline (30 s; streams such as an import 1 h).
+    channel = connect.channel(
+        target, options=options or (), interceptors=[Bearer(lambda: token or cli_token())]
+    )
+    return with_deadline(channel)

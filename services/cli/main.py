@@ -20,7 +20,8 @@
     lianxin token issue …           a signed token (development key) for a role, hotline or service
 
 Targets default to the embedded ports and can be changed with flags or
-LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET.
+LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET. TLS: --tls-ca FILE (and --tls-cert /
+--tls-key for services that require client certificates), or LIANXIN_CLI_TLS_*.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.cli import (
     article_table,
+    connect,
     demo,
     identity,
     notify_commands,
@@ -156,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for service, target in DEFAULT_TARGETS.items():
         parser.add_argument(f"--{service}", metavar="HOST:PORT", help=f"{service} ({target})")
+    connect.add_flags(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("up", help="start nats-server and the four services")
@@ -235,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    connect.configure(args)
     try:
         return int(args.func(args))
     except grpc.RpcError as err:

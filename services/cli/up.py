@@ -8,6 +8,12 @@ Every port can be chosen: `--ports intake=50061,nats=4232,…` or the environmen
 starts: a port in use is an error that names it. The launcher owns what it starts: each
 child gets SIGTERM from the kernel if the launcher dies, even by SIGKILL, and a
 nats-server left from an earlier run on the same data dir is stopped and reported.
+
+NATS runs with authentication: a user per service, allowed to publish only its own
+subjects (`services.common.natsauth`); the passwords are made once and kept in
+`<data dir>/nats/credentials.json` (mode 0600), and each service gets its own in its
+environment (`LIANXIN_<SERVICE>_NATS_USER`, `…_NATS_PASSWORD`). The `ops` user there has
+every right, for an operator's tools.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.common import tokens
+from services.cli import connect
+from services.common import natsauth, tokens
 from services.common.natsserver import NatsServer, parent_death_signal, port_in_use
 
 
@@ -89,7 +96,7 @@ def parse_ports(text: str, ports: dict[str, int]) -> dict[str, int]:
 def wait_serving(target: str, timeout: float = 30.0) -> bool:
     """True once the gRPC health service at `target` says SERVING."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(target) as channel:
+    with connect.channel(target) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
@@ -141,8 +148,13 @@ def up(
         if prometheus_bin is None:
             print(prom.MISSING, file=sys.stderr)
             return 2
+    passwords = natsauth.embedded_passwords(data_dir)
     nats = NatsServer(
-        data_dir / "nats", port=ports["nats"], host=host, monitor_port=ports["nats-monitor"]
+        data_dir / "nats",
+        port=ports["nats"],
+        host=host,
+        monitor_port=ports["nats-monitor"],
+        users=natsauth.service_users(passwords),
     )
     # A nats-server of an earlier run on this data dir is ours to replace, not a conflict.
     nats._stop_stale((nats.store_dir / "nats.conf").resolve())
@@ -173,6 +185,8 @@ def up(
                 **os.environ,
                 prefix + "DATA_DIR": str(data_dir),
                 prefix + "NATS_URL": nats.url,
+                prefix + "NATS_USER": spec.name,
+                prefix + "NATS_PASSWORD": passwords[spec.name],
                 prefix + "HOST": host,
                 prefix + "GRPC_PORT": str(ports[spec.name]),
                 prefix + "METRICS_PORT": str(ports[f"{spec.name}-metrics"]),
@@ -271,6 +285,7 @@ def up(
             f"{'nats':<11}{nats.url:<22}{(nats.monitor_url or '') + '/varz':<32}"
             f"{logs / 'nats.log'}  (pid {nats.pid()})"
         )
+        print(f"{'':<11}a user per service; passwords in {natsauth.credentials_file(data_dir)}")
         if prom_url:
             print(f"{'prometheus':<11}{prom_url:<22}{'':<32}{logs / 'prometheus.log'}")
         hint = ""

@@ -14,10 +14,13 @@ inbox row and has no second effect.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import nats
@@ -202,22 +205,84 @@ def claim(conn: Connection, inbox: Table, consumer: str, event_id: str) -> bool:
 # --- NATS --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class NatsAuth:
+    """How a process identifies itself to NATS: a user and password (each Lianxin service
+    has its own, with permissions on its own subjects) and, for TLS, the CA that signs the
+    servers' certificates and optionally a client certificate."""
+
+    user: str = ""
+    password: str = ""
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    # Reply subjects: `_INBOX_<service>` for a service with a user (its permissions allow
+    # only its own, so no service reads another's replies or pulled messages).
+    inbox_prefix: str = "_INBOX"
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls_ca_file is None and self.tls_cert_file is None:
+            return None
+        ctx = ssl.create_default_context(cafile=str(self.tls_ca_file) if self.tls_ca_file else None)
+        if self.tls_cert_file is not None:
+            ctx.load_cert_chain(
+                str(self.tls_cert_file), str(self.tls_key_file) if self.tls_key_file else None
+            )
+        return ctx
+
+
 def seed_urls(url: str) -> list[str]:
     """`nats://a:4222,nats://b:4222,…` → each seed URL (a cluster: give every node)."""
     return [u.strip() for u in url.split(",") if u.strip()]
 
 
-async def connect(url: str, *, name: str) -> NATS:
+async def connect(url: str, *, name: str, auth: NatsAuth | None = None) -> NATS:
     """A connection that never gives up: every seed URL (`url` is comma-separated), and
-    after a disconnect it reconnects to any of them, forever."""
-    return await nats.connect(
-        servers=seed_urls(url),
-        name=name,
-        max_reconnect_attempts=-1,
-        reconnect_time_wait=0.5,
-        connect_timeout=5,
-        error_cb=telemetry.nats_error_logger(url, name),
+    after a disconnect it reconnects to any of them, forever. A refused user or password
+    at the first connect is a configuration error, not an outage: it raises at once
+    (`nats.errors.AuthorizationError`) instead of being retried forever."""
+    auth = auth or NatsAuth()
+    extra: dict[str, Any] = {}
+    if auth.user:
+        extra.update(user=auth.user, password=auth.password)
+    tls = auth.ssl_context()
+    if tls is not None:
+        extra["tls"] = tls
+    log_error = telemetry.nats_error_logger(url, name)
+    refused: asyncio.Future[Exception] = asyncio.get_running_loop().create_future()
+
+    async def on_error(exc: Exception) -> None:
+        denied = isinstance(exc, nats.errors.AuthorizationError) or (
+            "authorization violation" in str(exc).lower()
+        )
+        if denied and not refused.done():
+            refused.set_result(exc)
+        await log_error(exc)
+
+    nc = NATS()
+    connecting = asyncio.ensure_future(
+        nc.connect(
+            servers=seed_urls(url),
+            name=name,
+            max_reconnect_attempts=-1,
+            reconnect_time_wait=0.5,
+            connect_timeout=5,
+            error_cb=on_error,
+            inbox_prefix=auth.inbox_prefix,
+            **extra,
+        )
     )
+    await asyncio.wait({connecting, refused}, return_when=asyncio.FIRST_COMPLETED)
+    if not connecting.done():
+        connecting.cancel()
+        with contextlib.suppress(BaseException):
+            await connecting
+        with contextlib.suppress(Exception):
+            await nc.close()
+        raise nats.errors.AuthorizationError()
+    refused.cancel()
+    connecting.result()
+    return nc
 
 
 async def ensure_stream(

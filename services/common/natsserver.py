@@ -10,11 +10,16 @@ otherwise connect the services to a stranger, e.g. an orphan whose store was del
 and a nats-server left running from an earlier run on the same store (its pid file) is
 reported and stopped first. `die_with_parent` makes the kernel stop it when the process
 that started it dies, even by SIGKILL (`lianxin up` uses it).
+
+Authentication is off unless `users` are given (the test fixtures run without it);
+`lianxin up` gives it one user per service (`embedded_users`), each allowed to publish
+only its own subjects (`natsauth.SERVICE_BUS`). `tls` makes clients connect with TLS.
 """
 
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import shutil
 import signal
@@ -22,8 +27,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+
+from services.common.natsauth import NatsUser
 
 PR_SET_PDEATHSIG = 1
 
@@ -86,6 +94,29 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+@dataclass(frozen=True)
+class NatsTls:
+    """The server's certificate; with `verify`, clients need one signed by `ca_file`."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None = None
+    verify: bool = False
+
+    def config(self) -> str:
+        fields = {"cert_file": str(self.cert_file), "key_file": str(self.key_file)}
+        if self.ca_file is not None:
+            fields["ca_file"] = str(self.ca_file)
+        body = "".join(f"  {k}: {json.dumps(v)}\n" for k, v in fields.items())
+        return "tls {\n" + body + f"  verify: {'true' if self.verify else 'false'}\n}}\n"
+
+
+def authorization_block(users: Sequence[NatsUser]) -> str:
+    """The `authorization { users: [...] }` of a nats-server config (JSON values)."""
+    entries = ",\n".join("    " + json.dumps(u.config(), ensure_ascii=False) for u in users)
+    return "authorization {\n  users: [\n" + entries + "\n  ]\n}\n"
+
+
 class NatsServer:
     def __init__(
         self,
@@ -94,11 +125,15 @@ class NatsServer:
         port: int = 4222,
         host: str = "127.0.0.1",
         monitor_port: int | None = None,
+        users: Sequence[NatsUser] | None = None,
+        tls: NatsTls | None = None,
     ) -> None:
         self.store_dir = store_dir
         self.host = host
         self.port = port
         self.monitor_port = monitor_port
+        self.users = list(users) if users else []
+        self.tls = tls
         self.proc: subprocess.Popen[bytes] | None = None
         self.notes: list[str] = []  # what start() found and did, for the launcher to print
 
@@ -156,16 +191,24 @@ class NatsServer:
         if self.monitor_port == 0:
             self.monitor_port = free_port(self.host)
         monitor = f'http: "{self.host}:{self.monitor_port}"\n' if self.monitor_port else ""
-        conf.write_text(
+        text = (
             f'listen: "{self.host}:{self.port}"\n'
             + monitor
             + f'pid_file: "{self.pid_file.resolve()}"\n'
             "jetstream {\n"
             f'  store_dir: "{self.store_dir.resolve()}"\n'
             "  sync_interval: always\n"
-            "}\n",
-            encoding="utf-8",
+            "}\n"
         )
+        if self.users:
+            text += authorization_block(self.users)
+        if self.tls is not None:
+            text += self.tls.config()
+        # Passwords are in it: only the owner reads it.
+        fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(conf, 0o600)
         out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
         self.proc = subprocess.Popen(
             [binary(), "-c", str(conf)],

@@ -39,7 +39,7 @@ from nats.js import JetStreamContext
 from prometheus_client import start_http_server
 from sqlalchemy import Table
 
-from services.common import bus, telemetry, tokens
+from services.common import bus, channels, telemetry, tokens
 from services.common.auth import SERVICE_SCOPES
 from services.common.authz import AuthInterceptor
 from services.common.db import Database, check_schema, migrate
@@ -126,6 +126,8 @@ class ServiceHost:
         self._service_names: list[str] = [health.SERVICE_NAME]
         self.port = 0
         self.metrics_port: int | None = None
+        self.health_port: int | None = None
+        self._health_server: grpc.aio.Server | None = None
         self.db: Database | None = None
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
@@ -169,7 +171,11 @@ class ServiceHost:
         async def changed() -> None:
             await self._update_health()
 
-        self.nc = await bus.connect(self.settings.nats_url, name=f"lianxin-{self.name}")
+        self.nc = await bus.connect(
+            self.settings.nats_url,
+            name=f"lianxin-{self.name}",
+            auth=self.settings.nats_auth(self.name),
+        )
         self.nc._disconnected_cb = changed
         self.nc._reconnected_cb = changed
         self.js = self.nc.jetstream()
@@ -251,8 +257,9 @@ class ServiceHost:
 
     def channel(self, target: str) -> grpc.aio.Channel:
         """A client channel to another service, closed with this host."""
-        ch = grpc.aio.insecure_channel(
+        ch = channels.aio_channel(
             target,
+            self.settings.tls(),
             interceptors=client_chain(
                 self.token_source.token, default_timeout=self.settings.client_deadline_seconds
             ),
@@ -275,8 +282,10 @@ class ServiceHost:
             [*self._service_names, reflection.SERVICE_NAME], self.server
         )
         try:
-            self.port = self.server.add_insecure_port(
-                f"{self.settings.host}:{self.settings.grpc_port}"
+            self.port = channels.add_port(
+                self.server,
+                f"{self.settings.host}:{self.settings.grpc_port}",
+                self.settings.server_tls(),
             )
         except RuntimeError:
             self.port = 0
@@ -287,6 +296,8 @@ class ServiceHost:
                 f"ours to take (set {self._env('GRPC_PORT')} or `lianxin up --ports`)"
             )
         await self.server.start()
+        if self.settings.health_port is not None:
+            await self._start_health_port()
         if self.nc is not None:
             for subject, callback in self._listeners:
 
@@ -324,6 +335,25 @@ class ServiceHost:
         self._started = True
         await self._update_health()
         log.info("%s serving gRPC on %s", self.name, self.address)
+
+    async def _start_health_port(self) -> None:
+        """Health alone, in plaintext, on its own port: for probes that cannot do TLS. It
+        answers from the same servicer, so it says what the main port says."""
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        address = f"{self.settings.host}:{self.settings.health_port}"
+        try:
+            port = channels.add_port(server, address, None)
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            await self.server.stop(0)
+            raise RuntimeError(
+                f"{self.name}: cannot listen for health on {address}: the port is in use "
+                f"(set {self._env('HEALTH_PORT')})"
+            )
+        await server.start()
+        self._health_server, self.health_port = server, port
 
     @property
     def ready(self) -> bool:
@@ -385,6 +415,8 @@ class ServiceHost:
         grace = self.settings.shutdown_grace_seconds if grace is None else grace
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self._health_server is not None:
+            await self._health_server.stop(0)
         self._stop.set()
         for c in self._consumers:
             await c.stop()

@@ -10,11 +10,77 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common import natsauth
+from services.common.bus import NatsAuth
+from services.common.channels import TlsConfig
 
-class ServiceSettings(BaseSettings):
+
+class GrpcTlsSettings(BaseSettings):
+    """TLS of a process's gRPC server and of its channels to the others (README,
+    "Transport security"). Off by default (embedded mode: plaintext on loopback)."""
+
+    tls_enabled: bool = Field(
+        False, description="TLS on the gRPC server and on this process's client channels."
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate (chain) the gRPC server presents; reloaded on change."
+    )
+    tls_key_file: Path | None = Field(None, description="PEM private key of tls_cert_file.")
+    tls_ca_file: Path | None = Field(
+        None,
+        description="PEM CA bundle: verifies the servers this process calls and, with "
+        "tls_require_client_cert, the clients calling it. Empty: the system's roots.",
+    )
+    tls_require_client_cert: bool = Field(
+        False, description="mTLS: refuse clients without a certificate signed by tls_ca_file."
+    )
+    tls_client_cert_file: Path | None = Field(
+        None,
+        description="Certificate this process shows when it calls others; empty: the server's.",
+    )
+    tls_client_key_file: Path | None = Field(None, description="Key of tls_client_cert_file.")
+    tls_server_name: str = Field(
+        "", description="Name expected in servers' certificates; empty: the target's host."
+    )
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> GrpcTlsSettings:
+        if not self.tls_enabled:
+            return self
+        if (self.tls_client_cert_file is None) != (self.tls_client_key_file is None):
+            raise ValueError("tls_client_cert_file and tls_client_key_file go together")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        if self.tls_require_client_cert and self.tls_ca_file is None:
+            raise ValueError("tls_require_client_cert needs tls_ca_file")
+        return self
+
+    def tls(self) -> TlsConfig | None:
+        """The TLS configuration for `services.common.channels`, None when TLS is off."""
+        if not self.tls_enabled:
+            return None
+        return TlsConfig(
+            cert_file=self.tls_cert_file,
+            key_file=self.tls_key_file,
+            ca_file=self.tls_ca_file,
+            require_client_cert=self.tls_require_client_cert,
+            client_cert_file=self.tls_client_cert_file,
+            client_key_file=self.tls_client_key_file,
+            server_name=self.tls_server_name,
+        )
+
+    def server_tls(self) -> TlsConfig | None:
+        """As `tls()`, for a server: it must have its own certificate."""
+        tls = self.tls()
+        if tls is not None and (tls.cert_file is None or tls.key_file is None):
+            raise ValueError("tls_enabled: a gRPC server needs tls_cert_file and tls_key_file")
+        return tls
+
+
+class ServiceSettings(GrpcTlsSettings):
     """What every service needs. Subclasses set `model_config` with their env prefix."""
 
     model_config = SettingsConfigDict(env_prefix="LIANXIN_", extra="ignore")
@@ -24,6 +90,13 @@ class ServiceSettings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=0, le=65535, description="Prometheus /metrics port; 0 picks one; unset: off."
     )
+    health_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="A plaintext gRPC port with only grpc.health.v1 (Kubernetes' gRPC probes "
+        "cannot speak TLS); 0 picks one; unset: none.",
+    )
     data_dir: Path = Field(Path(".lianxin"), description="Where embedded files live.")
     database_url: str = Field(
         "", description="SQLAlchemy URL; empty means SQLite at <data_dir>/<service>.db."
@@ -32,6 +105,15 @@ class ServiceSettings(BaseSettings):
         "nats://127.0.0.1:4222",
         description="NATS server URL; for a cluster every seed URL, comma-separated.",
     )
+    nats_user: str = Field("", description="NATS user name; empty: no authentication.")
+    nats_password: SecretStr = Field(SecretStr(""), description="Password of nats_user.")
+    nats_tls_ca_file: Path | None = Field(
+        None, description="PEM CA that signs the NATS servers' certificates: connect with TLS."
+    )
+    nats_tls_cert_file: Path | None = Field(
+        None, description="Client certificate for NATS (when the server verifies clients)."
+    )
+    nats_tls_key_file: Path | None = Field(None, description="Key of nats_tls_cert_file.")
     stream_name: str = Field("LIANXIN", description="JetStream stream that carries events.")
     # The stream's limits: whoever starts first creates it with these, and a later start
     # with other values updates it (see bus.ensure_stream). A NATS cluster runs it at R3.
@@ -112,7 +194,7 @@ class ServiceSettings(BaseSettings):
         "private key; empty: <data_dir>/auth/signing-key.pem when it exists.",
     )
 
-    @field_validator("metrics_port", mode="before")
+    @field_validator("metrics_port", "health_port", mode="before")
     @classmethod
     def _metrics_off(cls, v: object) -> object:
         return None if isinstance(v, str) and v.strip().lower() in ("", "off", "none") else v
@@ -124,6 +206,17 @@ class ServiceSettings(BaseSettings):
         if not urls or not all(u.startswith(("nats://", "tls://")) for u in urls):
             raise ValueError("must be nats:// or tls:// URLs, comma-separated for a cluster")
         return v
+
+    def nats_auth(self, service: str) -> NatsAuth:
+        """How `service` connects to NATS (its user, TLS, its own inbox prefix)."""
+        return NatsAuth(
+            user=self.nats_user,
+            password=self.nats_password.get_secret_value(),
+            tls_ca_file=self.nats_tls_ca_file,
+            tls_cert_file=self.nats_tls_cert_file,
+            tls_key_file=self.nats_tls_key_file,
+            inbox_prefix=natsauth.inbox_prefix(service) if self.nats_user else "_INBOX",
+        )
 
     def sqlalchemy_url(self, service: str) -> str:
         if self.database_url:

@@ -20,7 +20,7 @@ import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
-from services.common import telemetry, tokens
+from services.common import channels, telemetry, tokens
 from services.common.auth import SERVICE_SCOPES
 from services.common.db import Database, migrate
 from services.common.interceptors import ClientContextInterceptor, bearer_interceptors
@@ -54,8 +54,9 @@ class Gateway:
             scopes=SERVICE_SCOPES["open311"],
         )
         self._channels = {
-            name: grpc.aio.insecure_channel(
+            name: channels.aio_channel(
                 target,
+                settings.tls(),
                 interceptors=[ClientContextInterceptor(), *bearer_interceptors(source.token)],
             )
             for name, target in (

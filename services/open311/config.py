@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import GrpcTlsSettings
 
 
-class Open311Settings(BaseSettings):
+class Open311Settings(GrpcTlsSettings):
+    """The TLS fields (`LIANXIN_OPEN311_TLS_*`) are for its channels to intake and routing:
+    `TLS_CA_FILE` and `TLS_CLIENT_CERT_FILE`/`TLS_CLIENT_KEY_FILE`."""
+
     model_config = SettingsConfigDict(env_prefix="LIANXIN_OPEN311_", extra="ignore")
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")

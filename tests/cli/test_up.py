@@ -3,6 +3,8 @@ that names it; when the launcher dies, even by SIGKILL, nothing it started survi
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import re
 import signal
@@ -12,9 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+import nats
+import nats.errors
 import pytest
 
 from services.cli.up import default_ports, parse_ports
+from services.common import natsauth
 from services.common.natsserver import free_port
 
 
@@ -72,6 +77,38 @@ def test_a_port_in_use_stops_the_launcher_before_it_starts_anything(tmp_path: Pa
     assert not (tmp_path / "data" / "nats" / "nats-server.pid").exists()
 
 
+async def nats_asks_for_each_services_password(data: Path, port: int) -> None:
+    """The launcher's nats-server refuses strangers; a service's own password works, for
+    its own subjects only."""
+    url = f"nats://127.0.0.1:{port}"
+    with pytest.raises(nats.errors.Error):
+        await nats.connect(servers=[url], allow_reconnect=False, connect_timeout=3)
+    passwords = json.loads(natsauth.credentials_file(data).read_text())
+    seen: list[str] = []
+
+    async def on_error(exc: Exception) -> None:
+        seen.append(str(exc))
+
+    nc = await nats.connect(
+        servers=[url],
+        user="intake",
+        password=passwords["intake"],
+        inbox_prefix=natsauth.inbox_prefix("intake"),
+        error_cb=on_error,
+        allow_reconnect=False,
+    )
+    try:
+        await nc.publish("lianxin.case.closed", b"forged")
+        await nc.flush()
+        for _ in range(100):
+            if seen:
+                break
+            await asyncio.sleep(0.05)
+        assert seen == ['nats: permissions violation for publish to "lianxin.case.closed"']
+    finally:
+        await nc.close()
+
+
 @pytest.mark.slow
 def test_nothing_survives_a_sigkilled_launcher_and_the_next_run_starts_clean(
     tmp_path: Path,
@@ -89,6 +126,7 @@ def test_nothing_survives_a_sigkilled_launcher_and_the_next_run_starts_clean(
     assert proc.poll() is None, out
     children = [int(p) for p in re.findall(r"\(pid (\d+)\)", out)]
     assert len(children) == 5, out  # four services and nats-server
+    asyncio.run(nats_asks_for_each_services_password(data, ports["nats"]))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     deadline = time.monotonic() + 20

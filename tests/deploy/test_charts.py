@@ -191,7 +191,7 @@ def test_each_service_has_one_deployment_service_pdb_and_policy(
 def test_probes_are_grpc_probes_on_the_grpc_port_the_service_exposes(
     rendered: tuple[str, list[dict[str, Any]]],
 ) -> None:
-    _, objects = rendered
+    name, objects = rendered
     for dep in of_kind(objects, "Deployment"):
         svc_name = service_of(dep)
         if svc_name not in SERVICES:
@@ -200,11 +200,14 @@ def test_probes_are_grpc_probes_on_the_grpc_port_the_service_exposes(
         ports = {p["name"]: p["containerPort"] for p in c["ports"]}
         assert ports["grpc"] == GRPC_PORTS[svc_name]
         # Readiness asks the service's readiness (""); startup and liveness ask only
-        # whether the process is not stuck (the `liveness` health name).
+        # whether the process is not stuck (the `liveness` health name). With TLS (as in
+        # production) they ask the plaintext health-only port: gRPC probes cannot do TLS.
+        probed = ports["health"] if "health" in ports else ports["grpc"]
+        assert ("health" in ports) == (name == "production"), svc_name
         expected = {
-            "startupProbe": {"port": ports["grpc"], "service": "liveness"},
-            "readinessProbe": {"port": ports["grpc"]},
-            "livenessProbe": {"port": ports["grpc"], "service": "liveness"},
+            "startupProbe": {"port": probed, "service": "liveness"},
+            "readinessProbe": {"port": probed},
+            "livenessProbe": {"port": probed, "service": "liveness"},
         }
         for probe, action in expected.items():
             assert c[probe]["grpc"] == action, (svc_name, probe)

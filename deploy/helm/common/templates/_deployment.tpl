@@ -81,6 +81,11 @@ spec:
               containerPort: {{ .Values.ports.metrics }}
               protocol: TCP
             {{- end }}
+            {{- if eq (include "lianxin-common.tlsEnabled" .) "true" }}
+            - name: health
+              containerPort: {{ .Values.ports.health }}
+              protocol: TCP
+            {{- end }}
             {{- end }}
           envFrom:
             - configMapRef:
@@ -216,7 +221,8 @@ httpGet:
   port: http
 {{- else -}}
 grpc:
-  port: {{ .ctx.Values.ports.grpc }}
+  {{- /* Kubernetes' gRPC probes cannot speak TLS: with TLS they ask the plaintext health port. */}}
+  port: {{ ternary .ctx.Values.ports.health .ctx.Values.ports.grpc (eq (include "lianxin-common.tlsEnabled" .ctx) "true") }}
   {{- with .service }}
   service: {{ . }}
   {{- end }}

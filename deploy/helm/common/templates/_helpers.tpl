@@ -164,3 +164,8 @@ gRPC service.
 {{- define "lianxin-common.policyEnabled" -}}
 {{- if (.Values.policy | default dict).enabled -}}true{{- end -}}
 {{- end -}}
+
+{{/* "true" when TLS is on for this chart (its own tls or global.tls). */}}
+{{- define "lianxin-common.tlsEnabled" -}}
+{{- ternary "true" "false" (eq (toString (include "lianxin-common.shared" (dict "ctx" . "key" "tls") | fromYaml).enabled) "true") -}}
+{{- end -}}

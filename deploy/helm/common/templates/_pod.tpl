@@ -16,6 +16,20 @@
   emptyDir:
     medium: Memory
     sizeLimit: {{ .Values.tmpSizeLimit }}
+{{- $tls := include "lianxin-common.shared" (dict "ctx" . "key" "tls") | fromYaml }}
+{{- if $tls.enabled }}
+- name: tls
+  secret:
+    secretName: {{ $tls.existingSecret | required "tls.enabled needs tls.existingSecret (a Secret with tls.crt, tls.key, ca.crt)" }}
+    defaultMode: 0440
+{{- end }}
+{{- $nats := include "lianxin-common.shared" (dict "ctx" . "key" "nats") | fromYaml }}
+{{- if and (hasKey .Values "nats") ($nats.tls | default dict).existingSecret }}
+- name: nats-tls
+  secret:
+    secretName: {{ $nats.tls.existingSecret }}
+    defaultMode: 0440
+{{- end }}
 {{- if include "lianxin-common.policyEnabled" . }}
 - name: policy
   configMap:
@@ -28,6 +42,17 @@
   mountPath: /data
 - name: tmp
   mountPath: /tmp
+{{- if (include "lianxin-common.shared" (dict "ctx" . "key" "tls") | fromYaml).enabled }}
+- name: tls
+  mountPath: /etc/lianxin/tls
+  readOnly: true
+{{- end }}
+{{- $nats := include "lianxin-common.shared" (dict "ctx" . "key" "nats") | fromYaml }}
+{{- if and (hasKey .Values "nats") ($nats.tls | default dict).existingSecret }}
+- name: nats-tls
+  mountPath: /etc/lianxin/nats-tls
+  readOnly: true
+{{- end }}
 {{- if include "lianxin-common.policyEnabled" . }}
 - name: policy
   mountPath: /etc/lianxin/policy

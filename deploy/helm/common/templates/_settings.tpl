@@ -28,6 +28,36 @@ settings ConfigMap holds exactly these, and the migration Job gets the same list
 {{- $_ = set $env (print $p "STREAM_MAX_AGE_SECONDS") (toString $stream.maxAgeSeconds) -}}
 {{- $_ = set $env (print $p "STREAM_MAX_BYTES") (toString (int64 $stream.maxBytes)) -}}
 {{- $_ = set $env (print $p "STREAM_DISCARD") (toString $stream.discard) -}}
+{{- $natsAuth := $nats.auth | default dict -}}
+{{- if $natsAuth.existingSecret -}}
+{{- $_ = set $env (print $p "NATS_USER") ($natsAuth.user | default (include "lianxin-common.service" .)) -}}
+{{- end -}}
+{{- $natsTls := $nats.tls | default dict -}}
+{{- if $natsTls.existingSecret -}}
+{{- $_ = set $env (print $p "NATS_TLS_CA_FILE") "/etc/lianxin/nats-tls/ca.crt" -}}
+{{- if $natsTls.clientCert -}}
+{{- $_ = set $env (print $p "NATS_TLS_CERT_FILE") "/etc/lianxin/nats-tls/tls.crt" -}}
+{{- $_ = set $env (print $p "NATS_TLS_KEY_FILE") "/etc/lianxin/nats-tls/tls.key" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- /* TLS: the gRPC server's certificate and the channels' (the gateway: channels only). */ -}}
+{{- $tls := include "lianxin-common.shared" (dict "ctx" . "key" "tls") | fromYaml -}}
+{{- if $tls.enabled -}}
+{{- $_ = set $env (print $p "TLS_ENABLED") "true" -}}
+{{- $_ = set $env (print $p "TLS_CA_FILE") "/etc/lianxin/tls/ca.crt" -}}
+{{- if eq (include "lianxin-common.protocol" .) "http" -}}
+{{- $_ = set $env (print $p "TLS_CLIENT_CERT_FILE") "/etc/lianxin/tls/tls.crt" -}}
+{{- $_ = set $env (print $p "TLS_CLIENT_KEY_FILE") "/etc/lianxin/tls/tls.key" -}}
+{{- else -}}
+{{- $_ = set $env (print $p "TLS_CERT_FILE") "/etc/lianxin/tls/tls.crt" -}}
+{{- $_ = set $env (print $p "TLS_KEY_FILE") "/etc/lianxin/tls/tls.key" -}}
+{{- $_ = set $env (print $p "TLS_REQUIRE_CLIENT_CERT") (ternary "true" "false" (ne $tls.requireClientCert false)) -}}
+{{- $_ = set $env (print $p "HEALTH_PORT") (toString .Values.ports.health) -}}
+{{- end -}}
+{{- with $tls.serverName -}}
+{{- $_ = set $env (print $p "TLS_SERVER_NAME") . -}}
+{{- end -}}
 {{- end -}}
 {{- /* Charts without a migration block always migrate at start (under an advisory lock). */ -}}
 {{- if hasKey .Values "migration" -}}
@@ -58,6 +88,15 @@ settings ConfigMap holds exactly these, and the migration Job gets the same list
     secretKeyRef:
       name: {{ $db.existingSecret }}
       key: {{ index ($db.keys | default dict) $service | default (printf "%s-url" $service) }}
+{{- end }}
+{{- $nats := include "lianxin-common.shared" (dict "ctx" . "key" "nats") | fromYaml -}}
+{{- $natsAuth := $nats.auth | default dict -}}
+{{- if and (hasKey .Values "nats") $natsAuth.existingSecret }}
+- name: {{ print $p "NATS_PASSWORD" }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $natsAuth.existingSecret }}
+      key: {{ index ($natsAuth.keys | default dict) $service | default (printf "%s-password" $service) }}
 {{- end }}
 {{- range $name, $ref := .Values.secretEnv }}
 - name: {{ print $p (upper $name) }}
