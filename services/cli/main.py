@@ -17,6 +17,7 @@
     lianxin ranking LEVEL           communities, streets or departments ranked by a figure
     lianxin queue UNIT              a command centre's work queue
     lianxin policy check FILE       validate a district policy file
+    lianxin audit verify            check registry's access-log hash chain (in its database)
 
 Targets default to the embedded ports and can be changed with flags or
 LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET.
@@ -37,6 +38,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.cli import (
     article_table,
+    audit_commands,
     demo,
     notify_commands,
     open311_commands,
@@ -224,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
         registry_commands,
         notify_commands,
         open311_commands,
+        audit_commands,
     ):
         area.register(sub, _target)
     return parser

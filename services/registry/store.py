@@ -177,7 +177,9 @@ person_cases = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
-# Append-only (triggers refuse UPDATE and DELETE): every read of personal data.
+# Append-only (triggers refuse UPDATE and DELETE): every read of personal data, in a hash
+# chain (services/registry/accesslog.py): each row holds the hash of the row before it and
+# its own hash over its fields; ids are consecutive from 1 (migration 0004).
 access_log = Table(
     "access_log",
     metadata,
@@ -192,9 +194,22 @@ access_log = Table(
     Column("outcome", Integer, nullable=False),
     Column("reason", String(300), nullable=False, default=""),
     Column("request_id", String(64), nullable=False, default=""),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
 )
 Index("ix_access_log_subject", access_log.c.subject_id, access_log.c.id)
 Index("ix_access_log_actor", access_log.c.actor, access_log.c.id)
+
+# The chain's head: one row (id 1) naming the last row appended and its hash. Appends lock
+# it (FOR UPDATE on PostgreSQL; SQLite's writer holds the database lock), so replicas
+# writing at once still make one chain; `lianxin audit verify` checks the chain ends there.
+access_log_head = Table(
+    "access_log_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
 
 import_runs = Table(
     "import_runs",
@@ -803,8 +818,10 @@ def persons_by_id(conn: Connection, *, ids: Iterable[str]) -> dict[str, Any]:
 
 
 def log_access(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    for batch in chunks(rows, INSERT_BATCH):
-        conn.execute(insert(access_log), list(batch))
+    """Append `rows` to the access log's hash chain (services/registry/accesslog.py)."""
+    from services.registry import accesslog
+
+    accesslog.append(conn, rows)
 
 
 def list_access(
