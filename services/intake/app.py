@@ -9,6 +9,7 @@ from services.common.server import ServiceHost, run_until_signalled
 from services.intake import events, metrics, store
 from services.intake.api import IntakeServicer
 from services.intake.config import IntakeSettings
+from services.intake.retention import ReporterRetention
 
 SERVICE_NAME = intake_service_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name
 
@@ -42,6 +43,16 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
             grace=settings.blob_sweep_grace_seconds,
         ),
     )
+    if settings.reporter_retention_days > 0:
+        host.background(
+            "reporter-retention",
+            ReporterRetention(
+                db=db,
+                days=settings.reporter_retention_days,
+                interval=settings.retention_interval_seconds,
+                batch=settings.retention_batch,
+            ),
+        )
     return host
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     insert,
     or_,
     select,
@@ -30,6 +31,8 @@ from sqlalchemy import (
 from services.common.bus import Staged, bus_tables, insert_ignore, stage
 from services.common.errors import AlreadyExists
 from services.intake import domain
+
+CLOSED = 6  # lianxin.routing.v1.CASE_STATUS_CLOSED
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -60,10 +63,15 @@ cases = Table(
     Column("version", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the case closed (from routing's transitions; None while not closed), and when
+    # the retention job anonymised its reporter (services/intake/retention.py). 0004.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("reporter_erased_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("channel", "external_ref", name="uq_cases_channel_ref"),
 )
 Index("ix_cases_assigned_unit", cases.c.assigned_unit_code)
 Index("ix_cases_grid", cases.c.grid_code)
+Index("ix_cases_closed_at", cases.c.closed_at)
 
 attachments = Table(
     "attachments",
@@ -315,5 +323,44 @@ def apply_transition(conn: Connection, *, event_id: str, row: dict[str, Any]) ->
             filing_error=row["filing_error"],
             version=row["version"],
             updated_at=row["time"],
+            # The first time it closed; cleared when a later step reopens it.
+            closed_at=(
+                func.coalesce(cases.c.closed_at, row["time"]) if row["status"] == CLOSED else None
+            ),
         )
     )
+
+
+# --- retention (services/intake/retention.py) ---------------------------------------------
+
+ERASED = {"reporter_name": "", "reporter_phone": ""}
+
+
+def anonymise_reporters(
+    conn: Connection, *, closed_before: datetime, now: datetime, limit: int
+) -> list[str]:
+    """Anonymise the reporters of up to `limit` cases closed before `closed_before` and not
+    anonymised yet (oldest first); returns their case ids. Replicas running it at once
+    skip each other's rows (SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
+    due = (
+        conn.execute(
+            select(cases.c.id)
+            .where(
+                cases.c.status == CLOSED,
+                cases.c.closed_at < closed_before,
+                cases.c.reporter_erased_at.is_(None),
+            )
+            .order_by(cases.c.closed_at, cases.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    if due:
+        conn.execute(
+            update(cases)
+            .where(cases.c.id.in_(due), cases.c.reporter_erased_at.is_(None))
+            .values(**ERASED, reporter_erased_at=now)
+        )
+    return list(due)
