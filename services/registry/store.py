@@ -738,10 +738,18 @@ def _matches(conn: Connection, table: Table, query: str, tag: str) -> ColumnElem
     return or_(*(table.c[c].like(pattern, escape="\\") for c in cols))
 
 
-def search_text(conn: Connection, *, query: str, prefix: str, offset: int, limit: int) -> list[Any]:
+def search_text(
+    conn: Connection,
+    *,
+    query: str,
+    prefix: str,
+    offset: int,
+    limit: int,
+    with_persons: bool = True,
+) -> list[Any]:
     """(kind, ref, score) of persons and buildings matching `query`, best first: persons
     by name (0 the whole name, 1 its start, 2 a part), buildings by name or address (3),
-    then persons living in those buildings (4)."""
+    then persons living in those buildings (4). Buildings only unless `with_persons`."""
     p, b, h = persons, buildings, households
     escaped = _like_escape(query)
     by_name = _matches(conn, p, query, "m_person")
@@ -752,9 +760,12 @@ def search_text(conn: Connection, *, query: str, prefix: str, offset: int, limit
         score.label("score"),
         p.c.name.label("sort"),
     ).where(by_name, under(p.c.unit_code, prefix))
-    places = select(literal(SEARCH_BUILDING), b.c.code, literal(3), b.c.address).where(
-        _matches(conn, b, query, "m_building"), under(b.c.grid_code, prefix)
-    )
+    places = select(
+        literal(SEARCH_BUILDING).label("kind"),
+        b.c.code.label("ref"),
+        literal(3).label("score"),
+        b.c.address.label("sort"),
+    ).where(_matches(conn, b, query, "m_building"), under(b.c.grid_code, prefix))
     matched = select(b.c.code).where(_matches(conn, b, query, "m_address"))
     residents = (
         select(literal(SEARCH_PERSON), p.c.id, literal(4), p.c.name)
@@ -765,7 +776,7 @@ def search_text(conn: Connection, *, query: str, prefix: str, offset: int, limit
             under(p.c.unit_code, prefix),
         )
     )
-    u = union_all(named, places, residents).subquery()
+    u = (union_all(named, places, residents) if with_persons else places).subquery()
     q = select(u).order_by(u.c.score, u.c.sort, u.c.ref).offset(offset).limit(limit)
     return list(conn.execute(q))
 

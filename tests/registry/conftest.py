@@ -29,7 +29,26 @@ from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fix
 
 DIALECTS = ["sqlite", "postgresql"]
 NO_ROUTING = "127.0.0.1:1"  # nothing listens there: case counts are "unavailable"
-IMPORTER = auth.metadata_for("cli:registry-admin", permissions=[auth.REGISTRY_IMPORT])
+
+
+def caller(
+    actor: str = "staff-hanliyuan",
+    *,
+    jurisdiction: str = "",
+    permissions: tuple[str, ...] = (),
+    purpose: str = "",
+) -> tuple[tuple[str, str], ...]:
+    """The metadata of every caller these tests speak as (the one place it is built)."""
+    return auth.metadata_for(
+        actor, permissions=permissions, jurisdiction=jurisdiction, purpose=purpose
+    )
+
+
+IMPORTER = caller("cli:registry-admin", permissions=(auth.REGISTRY_IMPORT,))
+# A district operator: may see the district's persons, masked.
+DISTRICT = caller("staff-cc-370402", jurisdiction="370402")
+# The same for the small test district the import tests load (370499).
+TOWN = caller("staff-cc-370499", jurisdiction="370499")
 
 
 @pytest.fixture(scope="module")
@@ -199,12 +218,7 @@ def geojson_bytes(features: list[dict[str, Any]]) -> bytes:
 
 
 def pii_reader(jurisdiction: str = "370402", purpose: str = "入户走访") -> Any:
-    return auth.metadata_for(
-        "staff-hanliyuan",
-        permissions=[auth.PII_READ],
-        jurisdiction=jurisdiction,
-        purpose=purpose,
-    )
+    return caller(permissions=(auth.PII_READ,), jurisdiction=jurisdiction, purpose=purpose)
 
 
-AUDITOR = auth.metadata_for("staff-auditor", permissions=[auth.AUDIT_READ])
+AUDITOR = caller("staff-auditor", permissions=(auth.AUDIT_READ,))

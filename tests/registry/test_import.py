@@ -21,9 +21,11 @@ from services.common import auth
 from services.registry import idcard
 from tests.conftest import error_details, eventually, violations
 from tests.registry.conftest import (
+    TOWN,
     Registry,
     box,
     building_feature,
+    caller,
     csv_bytes,
     geojson_bytes,
     import_file,
@@ -403,7 +405,7 @@ async def test_a_building_whose_stated_grid_disagrees_with_its_point_is_rejected
 
 
 async def test_importing_needs_the_import_permission(empty: Registry) -> None:
-    for metadata in ((), auth.metadata_for("staff-hanliyuan", permissions=[auth.PII_READ])):
+    for metadata in ((), caller(permissions=(auth.PII_READ,))):
         _, _, err = await import_file(empty.stub, U, "units.geojson", town(), metadata=metadata)
         assert err is not None and err.code() == grpc.StatusCode.PERMISSION_DENIED
         assert error_details(err)[0].metadata["permission"] == auth.REGISTRY_IMPORT
@@ -416,7 +418,9 @@ async def test_moving_a_grid_boundary_moves_its_buildings_households_and_persons
     # The first grid grows east over T-B2's point; the second shrinks.
     _, report, err = await import_file(empty.stub, U, "units.geojson", town(split=117.018))
     assert err is None and report is not None and report.updated == 2, report
-    building = await empty.stub.GetBuildingView(svc.GetBuildingViewRequest(code="T-B2"))
+    building = await empty.stub.GetBuildingView(
+        svc.GetBuildingViewRequest(code="T-B2"), metadata=TOWN
+    )
     assert building.building.grid_code == "370499001001001"
     assert building.households[0].household.grid_code == "370499001001001"
     assert [p.unit_code for p in building.households[0].residents] == ["370499001001001"]

@@ -12,6 +12,7 @@ from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
 from services.common.auth import PII_READ, principal_from_metadata
 from services.registry.domain import may_read_staff_phones
+from tests.registry.conftest import caller
 
 MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 MOBILE = re.compile(r"^1[358]\d{9}$")
@@ -32,7 +33,7 @@ async def test_an_internal_service_caller_sees_the_full_phone(
 ) -> None:
     r = await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001", role=res.STAFF_ROLE_GRID_MANAGER),
-        metadata=(("x-lianxin-actor", "service:notify"),),
+        metadata=caller("service:notify"),
     )
     assert [s.id for s in r.staff] == ["staff-hanliyuan"]
     assert MOBILE.match(r.staff[0].phone), r.staff[0].phone
@@ -43,7 +44,7 @@ async def test_a_person_calling_as_themselves_still_sees_masked_phones(
 ) -> None:
     r = await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001"),
-        metadata=(("x-lianxin-actor", "user:hanliyuan"),),
+        metadata=caller("user:hanliyuan"),
     )
     assert r.staff and all(MASKED.match(s.phone) for s in r.staff)
 
