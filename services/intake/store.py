@@ -64,7 +64,7 @@ cases = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     # When the case closed (from routing's transitions; None while not closed), and when
-    # the retention job anonymised its reporter (services/intake/retention.py). 0004.
+    # the retention job anonymised its reporter (anonymise_reporters). 0004.
     Column("closed_at", DateTime(timezone=True), nullable=True),
     Column("reporter_erased_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("channel", "external_ref", name="uq_cases_channel_ref"),
@@ -331,7 +331,12 @@ def apply_transition(conn: Connection, *, event_id: str, row: dict[str, Any]) ->
     )
 
 
-# --- retention (services/intake/retention.py) ---------------------------------------------
+# --- retention (services/common/retention.py runs it) -------------------------------------
+# Once a case has been closed longer than `reporter_retention_days`, the reporter's name and
+# phone are erased. The case stays (category, place, text, timeline, figures), and so does
+# the staff id of a grid worker who reported it (work data, not the citizen's). Not reached
+# from here: the case.received events in JetStream (kept until `stream_max_age_seconds`,
+# which should be below the retention period) and registry's person_cases links.
 
 ERASED = {"reporter_name": "", "reporter_phone": ""}
 

@@ -23,11 +23,11 @@ from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import bus
 from services.common.db import Database, _alembic_config, make_engine
+from services.common.retention import RetentionJob
 from services.common.server import ServiceHost
-from services.intake import store
+from services.intake import metrics, store
 from services.intake.app import create_server
 from services.intake.config import IntakeSettings
-from services.intake.retention import ReporterRetention
 from tests.conftest import eventually, running, settings_for
 from tests.intake.callers import caller
 from tests.intake.test_submit_case import light_report
@@ -143,7 +143,15 @@ async def test_reporters_of_cases_closed_long_ago_are_erased_and_no_others(
     # Running again (as another replica would) finds nothing to do.
     other = Database(settings.sqlalchemy_url("intake"), name="intake-2")
     try:
-        job = ReporterRetention(db=other, days=30, interval=1, batch=2)
+        job = RetentionJob(
+            what="reporters",
+            db=other,
+            erase=store.anonymise_reporters,
+            counter=metrics.REPORTERS_ANONYMISED,
+            days=30,
+            interval=1,
+            batch=2,
+        )
         assert await job.round() == 0
     finally:
         other.close()
