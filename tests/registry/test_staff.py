@@ -109,3 +109,14 @@ async def test_an_unknown_role_is_invalid_argument(registry: RegistryServiceStub
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await registry.ListStaff(svc.ListStaffRequest(role=42))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_pii_reader_with_a_purpose_sees_staff_phones_without_a_purpose_masked(
+    registry: RegistryServiceStub,
+) -> None:
+    request = svc.ListStaffRequest(grid_code="370402003001001", role=res.STAFF_ROLE_GRID_MANAGER)
+    full = await registry.ListStaff(
+        request, metadata=caller("staff-cc", permissions=(PII_READ,), purpose="派单联系")
+    )
+    masked = await registry.ListStaff(request, metadata=caller("staff-cc", permissions=(PII_READ,)))
+    assert MOBILE.match(full.staff[0].phone) and MASKED.match(masked.staff[0].phone)
