@@ -18,6 +18,7 @@
     lianxin queue UNIT              a command centre's work queue
     lianxin policy check FILE       validate a district policy file
     lianxin token issue …           a signed token (development key) for a role, hotline or service
+    lianxin audit verify            check registry's access-log hash chain (in its database)
 
 Targets default to the embedded ports and can be changed with flags or
 LIANXIN_{INTAKE,REGISTRY,ROUTING,NOTIFY}_TARGET. TLS: --tls-ca FILE (and --tls-cert /
@@ -39,6 +40,7 @@ from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.cli import (
     article_table,
+    audit_commands,
     connect,
     demo,
     identity,
@@ -231,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
         notify_commands,
         open311_commands,
         token_commands,
+        audit_commands,
     ):
         area.register(sub, _target)
     return parser

@@ -85,6 +85,7 @@ ROLE_SCOPES: dict[str, tuple[str, ...]] = {
         CASE_REVIEW,
         REGISTRY_READ,
         REGISTRY_PEOPLE,
+        STAFF_READ,  # who else works their grid (phones masked)
     ),
     "operator": (
         *_COMMON,

@@ -15,3 +15,11 @@ def mask_id_number(number: str) -> str:
     if len(n) != 18:
         return "*" * len(n)
     return n[:6] + "*" * 8 + n[-4:]
+
+
+def mask_name(name: str) -> str:
+    """The family name (first character) and one asterisk per other character: 张** ."""
+    n = name.strip()
+    if len(n) <= 1:
+        return "*" * len(n)
+    return n[0] + "*" * (len(n) - 1)

@@ -22,7 +22,7 @@ from services.common.errors import InvalidArgument, NotFound, PermissionDenied, 
 from services.common.ids import uuid7
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, utcnow
-from services.intake import domain, metrics, scope, store, watch
+from services.intake import domain, metrics, privacy, scope, store, watch
 from services.intake.config import IntakeSettings
 
 
@@ -125,7 +125,10 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             metrics.CASES_SUBMITTED.labels(
                 domain.channel_label(request.channel), request.category
             ).inc()
-        return svc.SubmitCaseResponse(case=domain.case_to_proto(case_row, atts), created=created)
+        unmasked = _unmasked(context, "SubmitCase", [case_row.id])
+        return svc.SubmitCaseResponse(
+            case=domain.case_to_proto(case_row, atts, unmasked=unmasked), created=created
+        )
 
     async def GetCase(
         self, request: svc.GetCaseRequest, context: grpc.aio.ServicerContext
@@ -139,14 +142,18 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             if row is None or not scope.visible(p, row):
                 return None
             atts = store.get_attachments(conn, case_ids=[row.id])[row.id]
-            return domain.case_to_proto(row, atts, store.get_timeline(conn, case_id=row.id))
+            return row, atts, store.get_timeline(conn, case_id=row.id)
 
-        case = await self.db.read(load)
-        if case is None:
+        found = await self.db.read(load)
+        if found is None:
             raise NotFound(
                 f"case {request.case_id} not found", metadata={"case_id": request.case_id}
             )
-        return svc.GetCaseResponse(case=case)
+        row, atts, timeline = found
+        unmasked = _unmasked(context, "GetCase", [row.id])
+        return svc.GetCaseResponse(
+            case=domain.case_to_proto(row, atts, timeline, unmasked=unmasked)
+        )
 
     async def ListCases(
         self, request: svc.ListCasesRequest, context: grpc.aio.ServicerContext
@@ -155,6 +162,7 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
         after = paging.read_token(request.page_token, {"after": str})["after"]
         start, end = _period(request)
         channel, unit_code = scope.narrow(auth.current(), request.channel, request.unit_code)
+        unmasked = privacy.may_read_reporters(auth.principal_of(context))
 
         def load(conn: Connection) -> tuple[list[Any], bool]:
             rows = store.list_cases(
@@ -170,9 +178,12 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             )
             page = rows[:size]
             atts = store.get_attachments(conn, case_ids=[r.id for r in page])
-            return [domain.case_to_proto(r, atts[r.id]) for r in page], len(rows) > size
+            protos = [domain.case_to_proto(r, atts[r.id], unmasked=unmasked) for r in page]
+            return protos, len(rows) > size
 
         cases, more = await self.db.read(load)
+        if unmasked and cases:
+            _unmasked(context, "ListCases", [c.id for c in cases])
         token = paging.encode_token({"after": cases[-1].id}) if more else ""
         return svc.ListCasesResponse(cases=cases, next_page_token=token)
 
@@ -234,8 +245,21 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             request = svc.WatchCasesRequest(
                 channel=request.channel, unit_code=request.unit_code, cursor=cursor
             )
-        async for message in self.watcher.stream(request):
+        p = auth.principal_of(context)
+        unmasked = privacy.may_read_reporters(p)
+        async for message in self.watcher.stream(request, unmasked=unmasked):
+            if unmasked:
+                privacy.log_full_read(p, "WatchCases", [message.case.id])
             yield message
+
+
+def _unmasked(context: grpc.aio.ServicerContext, method: str, case_ids: list[str]) -> bool:
+    """Whether the caller sees these cases' reporters in full; logs it when so."""
+    p = auth.principal_of(context)
+    if not privacy.may_read_reporters(p):
+        return False
+    privacy.log_full_read(p, method, case_ids)
+    return True
 
 
 def _period(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from lianxin.intake.v1 import intake_service_pb2, intake_service_pb2_grpc
 from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
+from services.common.retention import RetentionJob
 from services.common.server import ServiceHost, run_until_signalled
 from services.intake import events, metrics, store
 from services.intake.api import IntakeServicer
@@ -42,6 +43,20 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
             grace=settings.blob_sweep_grace_seconds,
         ),
     )
+    # PIPL minimisation: reporters of cases closed long ago (what stays: store.py).
+    if settings.reporter_retention_days > 0:
+        host.background(
+            "reporter-retention",
+            RetentionJob(
+                what="reporters",
+                db=db,
+                erase=store.anonymise_reporters,
+                counter=metrics.REPORTERS_ANONYMISED,
+                days=settings.reporter_retention_days,
+                interval=settings.retention_interval_seconds,
+                batch=settings.retention_batch,
+            ),
+        )
     return host
 
 

@@ -20,3 +20,13 @@ class IntakeSettings(ServiceSettings):
     attachment_max_bytes: int = Field(5 * 1024 * 1024, gt=0, description="Per file.")
     max_attachments: int = Field(9, ge=0, le=50, description="Per case.")
     description_max_chars: int = Field(4000, gt=0)
+    reporter_retention_days: float = Field(
+        180,
+        ge=0,
+        description="Reporters (name, phone) of cases closed longer ago than this are "
+        "anonymised (PIPL minimisation); 0: kept.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job looks for reporters to erase."
+    )
+    retention_batch: int = Field(500, gt=0, le=10_000, description="Cases per transaction.")

@@ -8,7 +8,7 @@ from lianxin.intake.v1 import intake_service_pb2 as svc
 from lianxin.intake.v1 import resources_pb2 as res
 from services.common.blobs import check_upload
 from services.common.errors import Violations
-from services.common.pii import mask_phone
+from services.common.pii import mask_name, mask_phone
 from services.common.policy import Policy
 from services.common.timeutil import to_ts
 from services.intake.config import IntakeSettings
@@ -112,13 +112,14 @@ def case_to_proto(
     *,
     unmasked: bool = False,
 ) -> res.Case:
-    """A stored case as the API shows it; the reporter's phone is masked unless asked."""
+    """A stored case as the API shows it; the reporter's name and phone are masked unless
+    `unmasked` (see `may_read_reporters`)."""
     c = res.Case(
         id=row.id,
         channel=row.channel,
         external_ref=row.external_ref,
         reporter=res.Reporter(
-            name=row.reporter_name,
+            name=row.reporter_name if unmasked else mask_name(row.reporter_name),
             phone=row.reporter_phone if unmasked else mask_phone(row.reporter_phone),
             staff_id=row.reporter_staff_id,
         ),

@@ -19,6 +19,12 @@ STATUS_CHANGES = Counter(
     ["status"],
 )
 
+REPORTERS_ANONYMISED = Counter(
+    "lianxin_intake_reporters_anonymised_total",
+    "Reporters (name and phone) of cases closed longer than the retention period that the "
+    "retention job erased.",
+)
+
 
 def init_known(policy: Policy) -> None:
     """Every channel × category of the policy, and every status, exists at 0 from start."""

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    func,
     insert,
     or_,
     select,
@@ -31,6 +32,8 @@ from services.common.bus import Staged, bus_tables, insert_ignore, stage
 from services.common.errors import AlreadyExists
 from services.common.validate import LIKE_ESCAPE, like_prefix
 from services.intake import domain
+
+CLOSED = 6  # lianxin.routing.v1.CASE_STATUS_CLOSED
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -61,10 +64,15 @@ cases = Table(
     Column("version", Integer, nullable=False, default=0),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # When the case closed (from routing's transitions; None while not closed), and when
+    # the retention job anonymised its reporter (anonymise_reporters). 0004.
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("reporter_erased_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("channel", "external_ref", name="uq_cases_channel_ref"),
 )
 Index("ix_cases_assigned_unit", cases.c.assigned_unit_code)
 Index("ix_cases_grid", cases.c.grid_code)
+Index("ix_cases_closed_at", cases.c.closed_at)
 
 attachments = Table(
     "attachments",
@@ -321,5 +329,49 @@ def apply_transition(conn: Connection, *, event_id: str, row: dict[str, Any]) ->
             filing_error=row["filing_error"],
             version=row["version"],
             updated_at=row["time"],
+            # The first time it closed; cleared when a later step reopens it.
+            closed_at=(
+                func.coalesce(cases.c.closed_at, row["time"]) if row["status"] == CLOSED else None
+            ),
         )
     )
+
+
+# --- retention (services/common/retention.py runs it) -------------------------------------
+# Once a case has been closed longer than `reporter_retention_days`, the reporter's name and
+# phone are erased. The case stays (category, place, text, timeline, figures), and so does
+# the staff id of a grid worker who reported it (work data, not the citizen's). Not reached
+# from here: the case.received events in JetStream (kept until `stream_max_age_seconds`,
+# which should be below the retention period) and registry's person_cases links.
+
+ERASED = {"reporter_name": "", "reporter_phone": ""}
+
+
+def anonymise_reporters(
+    conn: Connection, *, closed_before: datetime, now: datetime, limit: int
+) -> list[str]:
+    """Anonymise the reporters of up to `limit` cases closed before `closed_before` and not
+    anonymised yet (oldest first); returns their case ids. Replicas running it at once
+    skip each other's rows (SKIP LOCKED on PostgreSQL; SQLite has one writer)."""
+    due = (
+        conn.execute(
+            select(cases.c.id)
+            .where(
+                cases.c.status == CLOSED,
+                cases.c.closed_at < closed_before,
+                cases.c.reporter_erased_at.is_(None),
+            )
+            .order_by(cases.c.closed_at, cases.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        .scalars()
+        .all()
+    )
+    if due:
+        conn.execute(
+            update(cases)
+            .where(cases.c.id.in_(due), cases.c.reporter_erased_at.is_(None))
+            .values(**ERASED, reporter_erased_at=now)
+        )
+    return list(due)

@@ -146,7 +146,9 @@ def head(conn: Connection) -> int:
     return int(conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one())
 
 
-def to_message(row: Any, attachments: list[Any]) -> svc.WatchCasesResponse:
+def to_message(
+    row: Any, attachments: list[Any], *, unmasked: bool = False
+) -> svc.WatchCasesResponse:
     change = res.StatusChange(
         status=row.t_status,
         transition=row.t_transition,
@@ -159,7 +161,7 @@ def to_message(row: Any, attachments: list[Any]) -> svc.WatchCasesResponse:
     to_ts(row.t_time, change.time)
     return svc.WatchCasesResponse(
         change=change,
-        case=domain.case_to_proto(row, attachments),
+        case=domain.case_to_proto(row, attachments, unmasked=unmasked),
         cursor=encode_cursor(row.seq),
     )
 
@@ -187,13 +189,16 @@ class CaseWatcher:
     def _loader(self, after: int, f: Filter) -> Any:
         return lambda conn: load_page(conn, after=after, f=f, limit=self.page_size)
 
-    async def stream(self, request: svc.WatchCasesRequest) -> AsyncIterator[svc.WatchCasesResponse]:
+    async def stream(
+        self, request: svc.WatchCasesRequest, *, unmasked: bool = False
+    ) -> AsyncIterator[svc.WatchCasesResponse]:
+        """The stream; reporters masked unless `unmasked` (services/intake/privacy.py)."""
         f, after = parse(request)
         while True:
             wake = self.feed.waiter()
             page, scanned = await self.db.read(self._loader(after, f))
             for row, attachments in page:
-                yield to_message(row, attachments)
+                yield to_message(row, attachments, unmasked=unmasked)
             after = scanned
             if len(page) == self.page_size:
                 continue  # more may be there already

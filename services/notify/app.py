@@ -10,6 +10,7 @@ from lianxin.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from lianxin.notify.v1 import resources_pb2 as res
 from services.common.db import Database
 from services.common.policy import load_policy
+from services.common.retention import RetentionJob
 from services.common.server import ServiceHost, run_until_signalled
 from services.common.timeutil import utcnow
 from services.notify import domain, events, metrics, store, subscriptions
@@ -122,6 +123,19 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         on_applied=sender.kick,
     )
     host.background("sender", sender)
+    if settings.reporter_retention_days > 0:
+        host.background(
+            "reporter-retention",
+            RetentionJob(
+                what="reporters",
+                db=db,
+                erase=store.erase_reporters,
+                counter=metrics.REPORTERS_ERASED,
+                days=settings.reporter_retention_days,
+                interval=settings.retention_interval_seconds,
+                batch=settings.retention_batch,
+            ),
+        )
     host.listen("lianxin.registry.>", notifier.registry_changed)
     return host
 

@@ -86,6 +86,17 @@ class NotifySettings(ServiceSettings):
 
     # --- sending ----------------------------------------------------------------------
     send_batch: int = Field(100, gt=0, le=1000, description="Deliveries sent per round.")
+    reporter_retention_days: float = Field(
+        180,
+        ge=0,
+        description="notify's copy of a reporter (name, phone) and the citizen's finished "
+        "deliveries lose them once the case has been closed this long (PIPL "
+        "minimisation; as intake's setting); 0: kept.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, gt=0, description="How often the retention job looks for reporters to erase."
+    )
+    retention_batch: int = Field(500, gt=0, le=10_000, description="Cases per transaction.")
     send_poll_seconds: float = Field(1.0, gt=0, description="Sender wakes at least this often.")
     send_concurrency: int = Field(
         16,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
+from datetime import UTC
 from datetime import time as clock_time
 from typing import Any
 
@@ -50,6 +51,10 @@ HANDLERS = (
 )
 
 log = logging.getLogger(__name__)
+
+
+def _time(entry: routing_res.HistoryEntry) -> Any:
+    return entry.time.ToDatetime(tzinfo=UTC) if entry.HasField("time") else utcnow()
 
 
 def subscription_view(row: Any) -> domain.SubscriptionView:
@@ -172,8 +177,13 @@ class Notifier:
             log.info("%s %s for case %s: nobody to tell", event.type, event.id, case.id)
         created: list[dict[str, Any]] = []
 
+        closing = case.status == routing_res.CASE_STATUS_CLOSED
+        reopening = entry.transition == routing_res.TRANSITION_REOPENED
+
         def effect(conn: Connection) -> None:
             created[:] = store.insert_deliveries(conn, rows=rows)
+            if closing or reopening:  # for the retention job
+                store.note_closed(conn, case_id=case.id, closed=closing, time=_time(entry))
 
         if await apply(effect):
             for r in created:

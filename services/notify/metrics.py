@@ -34,6 +34,12 @@ LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 4 * 3600, 12 * 3600),
 )
 
+REPORTERS_ERASED = Counter(
+    "lianxin_notify_reporters_anonymised_total",
+    "Reporters (name and phone, also in the citizen's deliveries) of cases closed longer "
+    "than the retention period that the retention job erased.",
+)
+
 _HTTP = re.compile(r"\bHTTP (\d{3})\b")
 
 

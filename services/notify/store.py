@@ -56,7 +56,12 @@ reporters = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     # --- 0003: the traceparent of the case's first trace; each step's spans link to it.
     Column("origin_traceparent", String(100), nullable=True),
+    # --- 0004: when the case closed (None while open), when the retention job erased the
+    # reporter (erase_reporters).
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("erased_at", DateTime(timezone=True), nullable=True),
 )
+Index("ix_reporters_closed_at", reporters.c.closed_at)
 
 deliveries = Table(
     "deliveries",
@@ -178,6 +183,51 @@ def remember_reporter(conn: Connection, *, row: dict[str, Any]) -> bool:
 
 def get_reporter(conn: Connection, *, case_id: str) -> Any:
     return conn.execute(_GET_REPORTER, {"case_id": case_id}).first()
+
+
+def note_closed(conn: Connection, *, case_id: str, closed: bool, time: datetime) -> None:
+    """A case closed (the first time counts) or was reopened."""
+    r = reporters
+    value = func.coalesce(r.c.closed_at, time) if closed else None
+    conn.execute(update(r).where(r.c.case_id == case_id).values(closed_at=value))
+
+
+# --- retention (services/common/retention.py runs it) -------------------------------------
+# Once a case has been closed longer than `reporter_retention_days`, notify's copy of its
+# reporter loses name and phone, and so do the citizen's deliveries of that case that are
+# done with (sent or dead; the texts carry neither). Staff recipients (work data) stay.
+
+
+def erase_reporters(
+    conn: Connection, *, closed_before: datetime, now: datetime, limit: int
+) -> list[str]:
+    """Erase up to `limit` reporters of cases closed before `closed_before`; their ids."""
+    r, d = reporters, deliveries
+    due = list(
+        conn.execute(
+            select(r.c.case_id)
+            .where(r.c.closed_at < closed_before, r.c.erased_at.is_(None))
+            .order_by(r.c.closed_at, r.c.case_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).scalars()
+    )
+    if due:
+        conn.execute(
+            update(r)
+            .where(r.c.case_id.in_(due), r.c.erased_at.is_(None))
+            .values(name="", phone="", erased_at=now)
+        )
+        conn.execute(
+            update(d)
+            .where(
+                d.c.case_id.in_(due),
+                d.c.recipient_kind == "citizen",
+                d.c.status.in_([res.DELIVERY_STATUS_SENT, res.DELIVERY_STATUS_DEAD]),
+            )
+            .values(recipient_name="", address="")
+        )
+    return due
 
 
 # --- deliveries --------------------------------------------------------------------------

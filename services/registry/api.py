@@ -1,11 +1,18 @@
 """registry's gRPC servicer.
 
-Who may see what is decided from the caller's `Principal` (services.common.auth): full ID
-numbers and phones of persons need `pii:read`, a stated purpose and jurisdiction over
-every person shown; every response that carries persons writes one access-log row per
-person (masked or full, granted or denied) before it is sent. When the caller states a
-jurisdiction, units, buildings, persons and search results outside it are refused or left
-out.
+Who may see what is decided from the caller's `Principal` (services.common.auth):
+- persons and households (person and building views, persons in search results) need a
+  jurisdiction: without one they are refused (PERMISSION_DENIED, before any lookup); a
+  person or building outside it answers exactly as one that does not exist (NOT_FOUND);
+- full ID numbers and phones of persons need `pii:read`, a stated purpose and jurisdiction
+  over every person shown;
+- staff phones are masked unless the caller is a service or holds `pii:read` with a
+  purpose (domain.may_read_staff_phones);
+- every response that carries persons or full staff phones writes one access-log row per
+  record (masked or full, granted or denied) before it is sent; a refused out-of-scope
+  read is logged too (the caller only sees NOT_FOUND).
+When the caller states a jurisdiction, units and search results outside it are refused or
+left out.
 """
 
 from __future__ import annotations
@@ -67,6 +74,21 @@ def _within(p: Principal, code: str, what: str) -> None:
             reason="OUTSIDE_JURISDICTION",
             metadata={"jurisdiction": p.jurisdiction},
         )
+
+
+def _need_jurisdiction(p: Principal, what: str) -> None:
+    """Persons and households are shown only to a caller acting for a unit."""
+    refusal = domain.person_data_refusal(p, what)
+    if refusal:
+        raise PermissionDenied(refusal, reason="NO_JURISDICTION")
+
+
+def _person_not_found(person_id: str) -> NotFound:
+    return NotFound(f"person {person_id} not found", metadata={"person_id": person_id})
+
+
+def _building_not_found(code: str) -> NotFound:
+    return NotFound(f"building {code} not found", metadata={"code": code})
 
 
 class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
@@ -299,6 +321,8 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         _require(v, request.code, "code")
         full = domain.wants_full(v, request.view)
         v.raise_if_any()
+        p = auth.principal_of(context)
+        _need_jurisdiction(p, "buildings' households and residents")
 
         def load(conn: Connection) -> tuple[Any, list[Any], dict[str, list[Any]]] | None:
             building = store.get_building(conn, code=request.code)
@@ -310,11 +334,12 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
 
         found = await self.db.read(load)
         if found is None:
-            raise NotFound(f"building {request.code} not found", metadata={"code": request.code})
+            raise _building_not_found(request.code)
         building, homes, people = found
-        p = auth.principal_of(context)
-        _within(p, building.grid_code, f"building {building.code}")
         residents = [r for h in homes for r in people[h.id]]
+        if not p.covers(building.grid_code):
+            await self._out_of_scope(p, "GetBuildingView", residents)
+            raise _building_not_found(request.code)
         await self._check_full(p, "GetBuildingView", residents, full)
         today = date.today()
         out = svc.GetBuildingViewResponse(
@@ -337,6 +362,8 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         _require(v, request.person_id, "person_id", max_len=40)
         full = domain.wants_full(v, request.view)
         v.raise_if_any()
+        p = auth.principal_of(context)
+        _need_jurisdiction(p, "persons")
 
         def load(conn: Connection) -> tuple[Any, ...] | None:
             person = store.get_person(conn, person_id=request.person_id)
@@ -353,12 +380,11 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
 
         found = await self.db.read(load)
         if found is None:
-            raise NotFound(
-                f"person {request.person_id} not found", metadata={"person_id": request.person_id}
-            )
+            raise _person_not_found(request.person_id)
         person, home, building, members, linked = found
-        p = auth.principal_of(context)
-        _within(p, person.unit_code, f"person {person.id}")
+        if not p.covers(person.unit_code):
+            await self._out_of_scope(p, "GetPersonView", [person])
+            raise _person_not_found(request.person_id)
         others = sorted((m for m in members if m.id != person.id), key=_household_order)
         await self._check_full(p, "GetPersonView", [person, *others], full)
         today = date.today()
@@ -413,6 +439,10 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         )
         v.raise_if_any()
         p = auth.principal_of(context)
+        # Without a jurisdiction: buildings only; a phone or ID tail finds nothing but persons.
+        with_persons = not domain.person_data_refusal(p, "persons")
+        if is_tail:
+            _need_jurisdiction(p, "persons (a phone or ID-number search)")
         prefix = request.unit_code
         if p.jurisdiction is not None and not (p.is_admin or p.is_service):
             if prefix:
@@ -431,7 +461,12 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 hits = [(store.SEARCH_PERSON, r.id, float(r.score)) for r in rows]
             else:
                 rows = store.search_text(
-                    conn, query=query, prefix=prefix, offset=offset, limit=size + 1
+                    conn,
+                    query=query,
+                    prefix=prefix,
+                    offset=offset,
+                    limit=size + 1,
+                    with_persons=with_persons,
                 )
                 hits = [(r.kind, r.ref, float(r.score)) for r in rows]
                 people = store.persons_by_id(
@@ -634,6 +669,20 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             await self._log(p, method, "person", ids, view, outcome, refusal)
         if refusal:
             raise PermissionDenied(refusal, reason="PERSONAL_DATA_REFUSED")
+
+    async def _out_of_scope(self, p: Principal, method: str, persons: list[Any]) -> None:
+        """Log a read refused because the records lie outside the caller's jurisdiction
+        (the caller is told NOT_FOUND)."""
+        if persons:
+            await self._log(
+                p,
+                method,
+                "person",
+                [r.id for r in persons],
+                res.PERSONAL_DATA_VIEW_MASKED,
+                res.ACCESS_OUTCOME_DENIED,
+                f"outside the caller's jurisdiction {p.jurisdiction}",
+            )
 
     async def _log(
         self,

@@ -26,6 +26,7 @@ __all__ = [
     "full_view_refusal",
     "inside_point",
     "may_read_staff_phones",
+    "person_data_refusal",
     "unit_to_proto",
 ]
 
@@ -72,6 +73,17 @@ def may_read_staff_phones(p: Principal) -> bool:
     """Staff phone numbers in full: internal services (notify sends the SMS, routing
     names the handler) and callers holding `pii:read` who state a purpose."""
     return p.is_service or (p.has(PII_READ) and bool(p.purpose))
+
+
+def person_data_refusal(p: Principal, what: str) -> str:
+    """Why `p` may not see `what` (persons, households) at all; "" when they may: a
+    caller acting for no unit sees no one (deny by default)."""
+    if not p.jurisdiction:
+        return (
+            f"{what} are shown only to a caller with a jurisdiction "
+            "(metadata x-lianxin-jurisdiction)"
+        )
+    return ""
 
 
 def full_view_refusal(p: Principal, unit_codes: Iterable[str]) -> str:

@@ -177,7 +177,9 @@ person_cases = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 
-# Append-only (triggers refuse UPDATE and DELETE): every read of personal data.
+# Append-only (triggers refuse UPDATE and DELETE): every read of personal data, in a hash
+# chain (services/registry/accesslog.py): each row holds the hash of the row before it and
+# its own hash over its fields; ids are consecutive from 1 (migration 0004).
 access_log = Table(
     "access_log",
     metadata,
@@ -192,9 +194,22 @@ access_log = Table(
     Column("outcome", Integer, nullable=False),
     Column("reason", String(300), nullable=False, default=""),
     Column("request_id", String(64), nullable=False, default=""),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
 )
 Index("ix_access_log_subject", access_log.c.subject_id, access_log.c.id)
 Index("ix_access_log_actor", access_log.c.actor, access_log.c.id)
+
+# The chain's head: one row (id 1) naming the last row appended and its hash. Appends lock
+# it (FOR UPDATE on PostgreSQL; SQLite's writer holds the database lock), so replicas
+# writing at once still make one chain; `lianxin audit verify` checks the chain ends there.
+access_log_head = Table(
+    "access_log_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+)
 
 import_runs = Table(
     "import_runs",
@@ -723,10 +738,18 @@ def _matches(conn: Connection, table: Table, query: str, tag: str) -> ColumnElem
     return or_(*(table.c[c].like(pattern, escape="\\") for c in cols))
 
 
-def search_text(conn: Connection, *, query: str, prefix: str, offset: int, limit: int) -> list[Any]:
+def search_text(
+    conn: Connection,
+    *,
+    query: str,
+    prefix: str,
+    offset: int,
+    limit: int,
+    with_persons: bool = True,
+) -> list[Any]:
     """(kind, ref, score) of persons and buildings matching `query`, best first: persons
     by name (0 the whole name, 1 its start, 2 a part), buildings by name or address (3),
-    then persons living in those buildings (4)."""
+    then persons living in those buildings (4). Buildings only unless `with_persons`."""
     p, b, h = persons, buildings, households
     escaped = _like_escape(query)
     by_name = _matches(conn, p, query, "m_person")
@@ -737,9 +760,12 @@ def search_text(conn: Connection, *, query: str, prefix: str, offset: int, limit
         score.label("score"),
         p.c.name.label("sort"),
     ).where(by_name, under(p.c.unit_code, prefix))
-    places = select(literal(SEARCH_BUILDING), b.c.code, literal(3), b.c.address).where(
-        _matches(conn, b, query, "m_building"), under(b.c.grid_code, prefix)
-    )
+    places = select(
+        literal(SEARCH_BUILDING).label("kind"),
+        b.c.code.label("ref"),
+        literal(3).label("score"),
+        b.c.address.label("sort"),
+    ).where(_matches(conn, b, query, "m_building"), under(b.c.grid_code, prefix))
     matched = select(b.c.code).where(_matches(conn, b, query, "m_address"))
     residents = (
         select(literal(SEARCH_PERSON), p.c.id, literal(4), p.c.name)
@@ -750,7 +776,7 @@ def search_text(conn: Connection, *, query: str, prefix: str, offset: int, limit
             under(p.c.unit_code, prefix),
         )
     )
-    u = union_all(named, places, residents).subquery()
+    u = (union_all(named, places, residents) if with_persons else places).subquery()
     q = select(u).order_by(u.c.score, u.c.sort, u.c.ref).offset(offset).limit(limit)
     return list(conn.execute(q))
 
@@ -803,8 +829,10 @@ def persons_by_id(conn: Connection, *, ids: Iterable[str]) -> dict[str, Any]:
 
 
 def log_access(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    for batch in chunks(rows, INSERT_BATCH):
-        conn.execute(insert(access_log), list(batch))
+    """Append `rows` to the access log's hash chain (services/registry/accesslog.py)."""
+    from services.registry import accesslog
+
+    accesslog.append(conn, rows)
 
 
 def list_access(

@@ -11,11 +11,19 @@ from lxml import etree
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import resources_pb2 as intake_res
+from services.common import auth
+from tests import callers
 from tests.open311.conftest import Setup
 from tests.routing.helpers import XINZHUANG, point_in
 
 CST_OFFSET = timedelta(hours=8)
 STRICT = etree.XMLParser(recover=False, resolve_entities=False, no_network=True)
+
+
+def pii_reader() -> tuple[tuple[str, str], ...]:
+    """A caller intake shows reporters to in full (pii:read with a purpose)."""
+    token = callers.staff("370402", role="admin", subject="staff-tester", extra=(auth.PII_READ,))
+    return callers.md(token, purpose="data_check")
 
 
 def strict_xml(response: httpx.Response) -> etree._Element:

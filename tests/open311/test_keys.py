@@ -15,7 +15,7 @@ from services.cli.main import main
 from services.common.db import Database, migrate
 from services.open311 import keys, store
 from tests.open311.conftest import Setup
-from tests.open311.helpers import report, submitted
+from tests.open311.helpers import pii_reader, report, submitted
 
 
 def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -92,7 +92,11 @@ async def test_a_keys_identity_is_the_channel_and_actor_the_case_is_submitted_as
         )
     )
     case_id = await submitted(o311, report(o311, api_key=key, client_reference="T-0042"))
-    case = (await o311.system.intake.GetCase(intake_svc.GetCaseRequest(case_id=case_id))).case
+    case = (
+        await o311.system.intake.GetCase(
+            intake_svc.GetCaseRequest(case_id=case_id), metadata=pii_reader()
+        )
+    ).case
     assert case.channel == intake_res.CHANNEL_MAYOR_HOTLINE
     assert case.external_ref == f"o311:{row['id']}:T-0042"
     assert case.reporter.name == "张胜起"  # 姓 then 名

@@ -30,9 +30,33 @@ from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fix
 
 DIALECTS = ["sqlite", "postgresql"]
 NO_ROUTING = "127.0.0.1:1"  # nothing listens there: case counts are "unavailable"
-IMPORTER = callers.metadata_for(
-    "cli:registry-admin", permissions=[auth.REGISTRY_IMPORT], role="admin", jurisdiction="370402"
+
+
+def caller(
+    actor: str = "staff-hanliyuan",
+    *,
+    jurisdiction: str = "",
+    permissions: tuple[str, ...] = (),
+    purpose: str = "",
+    role: str = "operator",
+) -> tuple[tuple[str, str], ...]:
+    """The metadata of every caller these tests speak as (the one place it is built): a
+    token for staff `actor` of unit `jurisdiction` with their role's scopes and
+    `permissions`; `service:<name>`: that service's own token."""
+    if actor.startswith("service:"):
+        return callers.md(callers.service(actor.removeprefix("service:")), purpose=purpose)
+    return callers.metadata_for(
+        actor, permissions=permissions, jurisdiction=jurisdiction, purpose=purpose, role=role
+    )
+
+
+IMPORTER = caller(
+    "cli:registry-admin", permissions=(auth.REGISTRY_IMPORT,), role="admin", jurisdiction="370402"
 )
+# A district operator: may see the district's persons, masked.
+DISTRICT = caller("staff-cc-370402", jurisdiction="370402")
+# The same for the small test district the import tests load (370499).
+TOWN = caller("staff-cc-370499", jurisdiction="370499")
 
 
 @pytest.fixture(scope="module")
@@ -202,12 +226,7 @@ def geojson_bytes(features: list[dict[str, Any]]) -> bytes:
 
 
 def pii_reader(jurisdiction: str = "370402", purpose: str = "入户走访") -> Any:
-    return callers.metadata_for(
-        "staff-hanliyuan",
-        permissions=[auth.PII_READ],
-        jurisdiction=jurisdiction,
-        purpose=purpose,
-    )
+    return caller(permissions=(auth.PII_READ,), jurisdiction=jurisdiction, purpose=purpose)
 
 
-AUDITOR = callers.metadata_for("staff-auditor", permissions=[auth.AUDIT_READ])
+AUDITOR = caller("staff-auditor", permissions=(auth.AUDIT_READ,))

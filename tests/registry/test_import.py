@@ -19,12 +19,13 @@ from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from services.common import auth
 from services.registry import idcard
-from tests import callers
 from tests.conftest import error_details, eventually, violations
 from tests.registry.conftest import (
+    TOWN,
     Registry,
     box,
     building_feature,
+    caller,
     csv_bytes,
     geojson_bytes,
     import_file,
@@ -405,8 +406,8 @@ async def test_a_building_whose_stated_grid_disagrees_with_its_point_is_rejected
 
 async def test_importing_needs_the_import_permission(empty: Registry) -> None:
     for metadata in (
-        callers.metadata_for("staff-x", jurisdiction="370499"),
-        callers.metadata_for("staff-hanliyuan", permissions=[auth.PII_READ]),
+        caller("staff-x", jurisdiction="370499"),
+        caller(permissions=(auth.PII_READ,)),
     ):
         _, _, err = await import_file(empty.stub, U, "units.geojson", town(), metadata=metadata)
         assert err is not None and err.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -420,7 +421,9 @@ async def test_moving_a_grid_boundary_moves_its_buildings_households_and_persons
     # The first grid grows east over T-B2's point; the second shrinks.
     _, report, err = await import_file(empty.stub, U, "units.geojson", town(split=117.018))
     assert err is None and report is not None and report.updated == 2, report
-    building = await empty.stub.GetBuildingView(svc.GetBuildingViewRequest(code="T-B2"))
+    building = await empty.stub.GetBuildingView(
+        svc.GetBuildingViewRequest(code="T-B2"), metadata=TOWN
+    )
     assert building.building.grid_code == "370499001001001"
     assert building.households[0].household.grid_code == "370499001001001"
     assert [p.unit_code for p in building.households[0].residents] == ["370499001001001"]

@@ -1,5 +1,6 @@
-"""Personal data: masked by default; in full only for a caller holding pii:read, stating a
-purpose, with jurisdiction over the person; every read in an append-only access log."""
+"""Personal data: nobody's without a jurisdiction; masked by default; in full only for a
+caller holding pii:read, stating a purpose, with jurisdiction over the person; outside
+the jurisdiction a person or building is NOT_FOUND; every read in an append-only log."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
 from services.common import auth
-from tests import callers
 from tests.conftest import error_details
-from tests.registry.conftest import AUDITOR, pii_reader
+from tests.registry.conftest import AUDITOR, DISTRICT, caller, pii_reader
 
 MASKED_ID = re.compile(r"^\d{6}\*{8}\d{3}[\dX]$")
 MASKED_PHONE = re.compile(r"^\d{3}\*{4}\d{4}$")
@@ -26,7 +26,9 @@ ZHANG_BUILDING = "370402003001001-B001"
 
 
 async def zhang(stub: RegistryServiceStub) -> res.Person:
-    hits = (await stub.SearchRegistry(svc.SearchRegistryRequest(query="张胜起"))).hits
+    hits = (
+        await stub.SearchRegistry(svc.SearchRegistryRequest(query="张胜起"), metadata=DISTRICT)
+    ).hits
     return next(h.person for h in hits if h.HasField("person"))
 
 
@@ -44,7 +46,7 @@ async def test_a_person_is_masked_by_default_and_the_read_is_logged(
     before = len(await log_of(registry, pid))
     reply = await registry.GetPersonView(
         svc.GetPersonViewRequest(person_id=pid),
-        metadata=callers.metadata_for("staff-hanliyuan"),
+        metadata=caller("staff-hanliyuan", jurisdiction="370402003"),
     )
     p = reply.person
     assert MASKED_ID.match(p.id_number) and p.id_number.startswith("370402"), p.id_number
@@ -88,47 +90,118 @@ async def test_a_pii_reader_with_a_purpose_and_jurisdiction_sees_full_values(
 @pytest.mark.parametrize(
     ("metadata", "because"),
     [
-        (callers.metadata_for("staff-x", jurisdiction="370402", purpose="home_visit"), "pii:read"),
-        (
-            callers.metadata_for("staff-x", permissions=[auth.PII_READ], jurisdiction="370402"),
-            "state a purpose",
-        ),
-        (
-            callers.metadata_for("staff-x", permissions=[auth.PII_READ], purpose="home_visit"),
-            "no jurisdiction",
-        ),
-        (pii_reader(jurisdiction="370402004"), "outside your jurisdiction"),
+        (caller("staff-x", jurisdiction="370402", purpose="home_visit"), "pii:read"),
+        (caller("staff-x", permissions=(auth.PII_READ,), jurisdiction="370402"), "state a purpose"),
     ],
-    ids=["no-permission", "no-purpose", "no-jurisdiction", "other-street"],
+    ids=["no-permission", "no-purpose"],
 )
-async def test_full_values_are_refused_without_permission_purpose_or_jurisdiction(
+async def test_full_values_are_refused_without_permission_or_purpose_and_logged(
     registry: RegistryServiceStub, metadata: tuple[tuple[str, str], ...], because: str
 ) -> None:
     pid = (await zhang(registry)).id
-    view = svc.GetPersonViewRequest(person_id=pid, view=FULL)
-    if because == "outside your jurisdiction":
-        # Outside the caller's jurisdiction even the masked view is refused.
-        view = svc.GetPersonViewRequest(person_id=pid)
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await registry.GetPersonView(view, metadata=metadata)
+        await registry.GetPersonView(
+            svc.GetPersonViewRequest(person_id=pid, view=FULL), metadata=metadata
+        )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert because in (caught.value.details() or "")
-    if because != "outside your jurisdiction":
-        assert error_details(caught.value)[0].reason == "PERSONAL_DATA_REFUSED"
-        newest = (await log_of(registry, pid))[0]
-        assert (newest.actor, newest.outcome) == ("staff-x", res.ACCESS_OUTCOME_DENIED)
-        assert because in newest.reason
+    assert error_details(caught.value)[0].reason == "PERSONAL_DATA_REFUSED"
+    newest = (await log_of(registry, pid))[0]
+    assert (newest.actor, newest.outcome) == ("staff-x", res.ACCESS_OUTCOME_DENIED)
+    assert because in newest.reason
+
+
+NO_JURISDICTION = [
+    caller("staff-x"),
+    caller("staff-x", permissions=(auth.PII_READ,), purpose="home_visit"),
+]
+
+
+@pytest.mark.parametrize("metadata", NO_JURISDICTION, ids=["staff", "pii-reader"])
+async def test_without_a_jurisdiction_persons_and_buildings_views_are_refused(
+    registry: RegistryServiceStub, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    pid = (await zhang(registry)).id
+    before = len(await log_of(registry, pid))
+    for call, request in (
+        (registry.GetPersonView, svc.GetPersonViewRequest(person_id=pid)),
+        (registry.GetPersonView, svc.GetPersonViewRequest(person_id="no-such-person")),
+        (registry.GetPersonView, svc.GetPersonViewRequest(person_id=pid, view=FULL)),
+        (registry.GetBuildingView, svc.GetBuildingViewRequest(code=ZHANG_BUILDING)),
+    ):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call(request, metadata=metadata)  # type: ignore[operator]
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED, request
+        assert error_details(caught.value)[0].reason == "NO_JURISDICTION"
+        assert "独居" not in (caught.value.details() or "")
+    assert len(await log_of(registry, pid)) == before  # refused before anything was read
+
+
+async def error_of(call: object, request: object, metadata: object) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(request, metadata=metadata)  # type: ignore[operator]
+    return caught.value
+
+
+def looks(err: grpc.aio.AioRpcError, real_id: str, fake_id: str) -> tuple[object, ...]:
+    info = error_details(err)[0]
+    return (
+        err.code(),
+        (err.details() or "").replace(real_id, fake_id),
+        info.reason,
+        {k: v.replace(real_id, fake_id) for k, v in info.metadata.items()},
+    )
+
+
+async def test_a_person_outside_the_jurisdiction_looks_exactly_like_no_person(
+    registry: RegistryServiceStub,
+) -> None:
+    pid = (await zhang(registry)).id
+    fake = "P" + "0" * (len(pid) - 1)
+    other_street = caller("staff-guangming", jurisdiction="370402004")
+    for view in (0, FULL):
+        outside = await error_of(
+            registry.GetPersonView, svc.GetPersonViewRequest(person_id=pid, view=view), other_street
+        )
+        missing = await error_of(
+            registry.GetPersonView,
+            svc.GetPersonViewRequest(person_id=fake, view=view),
+            other_street,
+        )
+        assert outside.code() == grpc.StatusCode.NOT_FOUND
+        assert looks(outside, pid, fake) == looks(missing, fake, fake)
+    newest = (await log_of(registry, pid))[0]
+    assert (newest.actor, newest.outcome) == ("staff-guangming", res.ACCESS_OUTCOME_DENIED)
+    assert "outside" in newest.reason
+
+
+async def test_a_building_outside_the_jurisdiction_looks_exactly_like_no_building(
+    registry: RegistryServiceStub,
+) -> None:
+    other_street = caller("staff-guangming", jurisdiction="370402004")
+    fake = ZHANG_BUILDING.replace("B001", "B999")
+    outside = await error_of(
+        registry.GetBuildingView, svc.GetBuildingViewRequest(code=ZHANG_BUILDING), other_street
+    )
+    missing = await error_of(
+        registry.GetBuildingView, svc.GetBuildingViewRequest(code=fake), other_street
+    )
+    assert outside.code() == grpc.StatusCode.NOT_FOUND
+    assert looks(outside, ZHANG_BUILDING, fake) == looks(missing, fake, fake)
 
 
 async def test_a_building_view_logs_a_read_of_every_resident(
     registry: RegistryServiceStub,
 ) -> None:
-    reply = await registry.GetBuildingView(svc.GetBuildingViewRequest(code=ZHANG_BUILDING))
+    reply = await registry.GetBuildingView(
+        svc.GetBuildingViewRequest(code=ZHANG_BUILDING),
+        metadata=caller("staff-hanliyuan", jurisdiction="370402003001001"),
+    )
     residents = [p for hv in reply.households for p in hv.residents]
     assert residents and all(MASKED_ID.match(p.id_number) for p in residents)
     for p in residents:
         newest = (await log_of(registry, p.id))[0]
-        assert (newest.method, newest.actor) == ("GetBuildingView", "staff-admin")
+        assert (newest.method, newest.actor) == ("GetBuildingView", "staff-hanliyuan")
 
 
 async def test_a_building_view_in_full_shows_every_resident_in_full(
@@ -148,7 +221,9 @@ async def test_search_results_are_masked_and_their_reads_logged(
 ) -> None:
     pid = (await zhang(registry)).id
     before = len(await log_of(registry, pid))
-    reply = await registry.SearchRegistry(svc.SearchRegistryRequest(query="5566"))
+    reply = await registry.SearchRegistry(
+        svc.SearchRegistryRequest(query="5566"), metadata=DISTRICT
+    )
     hit = next(h.person for h in reply.hits if h.person.id == pid)
     assert hit.phone == "138****5566" and MASKED_ID.match(hit.id_number)
     log = await log_of(registry, pid)
@@ -160,7 +235,7 @@ async def test_internal_services_read_staff_phones_in_full_and_it_is_logged(
 ) -> None:
     await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001", role=res.STAFF_ROLE_GRID_MANAGER),
-        metadata=callers.md(callers.service("notify")),
+        metadata=caller("service:notify"),
     )
     newest = (await log_of(registry, "staff-hanliyuan"))[0]
     assert (newest.actor, newest.subject_kind, newest.view) == ("service:notify", "staff", FULL)

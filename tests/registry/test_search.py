@@ -12,17 +12,22 @@ import pytest
 from lianxin.registry.v1 import registry_service_pb2 as svc
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
 from services.registry import idcard
-from tests import callers
 from tests.conftest import violations
-from tests.registry.conftest import import_file, registry_settings, serving
+from tests.registry.conftest import DISTRICT, TOWN, caller, import_file, registry_settings, serving
 from tests.registry.test_import import P, load_town, people
 
 ZHANG_ID = idcard.make("370402", date(1946, 3, 12), 31)
 ZHANG_BUILDING = "370402003001001-B001"
 
 
-async def search(stub: RegistryServiceStub, query: str, **kw: object) -> svc.SearchRegistryResponse:
-    return await stub.SearchRegistry(svc.SearchRegistryRequest(query=query, **kw))  # type: ignore[arg-type]
+async def search(
+    stub: RegistryServiceStub, query: str, metadata: object = DISTRICT, **kw: object
+) -> svc.SearchRegistryResponse:
+    """A search as a district operator (persons are shown only within a jurisdiction)."""
+    return await stub.SearchRegistry(
+        svc.SearchRegistryRequest(query=query, **kw),  # type: ignore[arg-type]
+        metadata=metadata,  # type: ignore[arg-type]
+    )
 
 
 def names(reply: svc.SearchRegistryResponse) -> list[str]:
@@ -75,7 +80,7 @@ async def test_a_unit_filter_or_a_jurisdiction_keeps_results_inside_it(
 ) -> None:
     assert names(await search(registry, "张胜起", unit_code="370402004")) == []
     assert "张胜起" in names(await search(registry, "张胜起", unit_code="370402003"))
-    elsewhere = callers.metadata_for("staff-guangming", jurisdiction="370402004")
+    elsewhere = caller("staff-guangming", jurisdiction="370402004")
     reply = await registry.SearchRegistry(
         svc.SearchRegistryRequest(query="张胜起"), metadata=elsewhere
     )
@@ -85,6 +90,22 @@ async def test_a_unit_filter_or_a_jurisdiction_keeps_results_inside_it(
             svc.SearchRegistryRequest(query="张胜起", unit_code="370402003"), metadata=elsewhere
         )
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_without_a_jurisdiction_a_search_finds_buildings_and_no_persons(
+    registry: RegistryServiceStub,
+) -> None:
+    for metadata in (
+        caller("staff-x"),
+        caller("staff-x", permissions=("pii:read",), purpose="home_visit"),
+    ):
+        reply = await search(registry, "辛庄路12号", metadata, page_size=100)
+        assert [h.building.code for h in reply.hits] == [ZHANG_BUILDING]
+        assert names(await search(registry, "张胜起", metadata)) == []
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await search(registry, "5566", metadata)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert "jurisdiction" in (caught.value.details() or "")
 
 
 async def test_results_page_without_repeats_buildings_first(registry: RegistryServiceStub) -> None:
@@ -130,10 +151,10 @@ async def test_a_renamed_person_is_found_by_the_new_name_only(
     settings = registry_settings(tmp_path, registry_nats, fresh_database_url, load_demo=False)
     async with serving(settings) as r:
         await load_town(r)
-        assert names(await search(r.stub, "钱小梅")) == ["钱小梅"]
+        assert names(await search(r.stub, "钱小梅", TOWN)) == ["钱小梅"]
         renamed = people().replace("钱小梅".encode(), "钱晓梅".encode())
         _, report, err = await import_file(r.stub, P, "persons.csv", renamed)
         assert err is None and report is not None and report.updated == 1
-        assert names(await search(r.stub, "钱小梅")) == []
-        assert names(await search(r.stub, "钱晓梅")) == ["钱晓梅"]
-        assert names(await search(r.stub, "测试路1号2号楼", page_size=50)) == ["孙立"]
+        assert names(await search(r.stub, "钱小梅", TOWN)) == []
+        assert names(await search(r.stub, "钱晓梅", TOWN)) == ["钱晓梅"]
+        assert names(await search(r.stub, "测试路1号2号楼", TOWN, page_size=50)) == ["孙立"]

@@ -12,7 +12,7 @@ from lianxin.registry.v1 import resources_pb2 as res
 from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub
 from services.common.auth import PII_READ, Principal
 from services.registry.domain import may_read_staff_phones
-from tests import callers
+from tests.registry.conftest import caller
 
 MASKED = re.compile(r"^1\d{2}\*{4}\d{4}$")
 MOBILE = re.compile(r"^1[358]\d{9}$")
@@ -33,7 +33,7 @@ async def test_an_internal_service_caller_sees_the_full_phone(
 ) -> None:
     r = await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001", role=res.STAFF_ROLE_GRID_MANAGER),
-        metadata=callers.md(callers.service("notify")),
+        metadata=caller("service:notify"),
     )
     assert [s.id for s in r.staff] == ["staff-hanliyuan"]
     assert MOBILE.match(r.staff[0].phone), r.staff[0].phone
@@ -44,7 +44,7 @@ async def test_a_person_calling_as_themselves_still_sees_masked_phones(
 ) -> None:
     r = await registry.ListStaff(
         svc.ListStaffRequest(grid_code="370402003001001"),
-        metadata=callers.metadata_for("staff-hanliyuan", jurisdiction="370402003001"),
+        metadata=caller("staff-hanliyuan", jurisdiction="370402003001001", role="grid_worker"),
     )
     assert r.staff and all(MASKED.match(s.phone) for s in r.staff)
 
@@ -108,3 +108,19 @@ async def test_an_unknown_role_is_invalid_argument(registry: RegistryServiceStub
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await registry.ListStaff(svc.ListStaffRequest(role=42))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_pii_reader_with_a_purpose_sees_staff_phones_without_a_purpose_masked(
+    registry: RegistryServiceStub,
+) -> None:
+    request = svc.ListStaffRequest(grid_code="370402003001001", role=res.STAFF_ROLE_GRID_MANAGER)
+    full = await registry.ListStaff(
+        request,
+        metadata=caller(
+            "staff-cc", jurisdiction="370402", permissions=(PII_READ,), purpose="case_handling"
+        ),
+    )
+    masked = await registry.ListStaff(
+        request, metadata=caller("staff-cc", jurisdiction="370402", permissions=(PII_READ,))
+    )
+    assert MOBILE.match(full.staff[0].phone) and MASKED.match(masked.staff[0].phone)

@@ -28,7 +28,7 @@ from services.routing.app import create_server as create_routing
 from services.routing.config import RoutingSettings
 from tests import callers
 from tests.conftest import eventually, running, settings_for
-from tests.registry.conftest import registry_settings, serving
+from tests.registry.conftest import DISTRICT, registry_settings, serving
 from tests.system import story_submission
 
 XINZHUANG = "370402003001"
@@ -76,7 +76,9 @@ async def test_without_routing_the_summary_says_cases_are_unavailable(
 async def test_the_building_view_shows_households_in_order_with_their_residents(
     registry: RegistryServiceStub,
 ) -> None:
-    r = await registry.GetBuildingView(svc.GetBuildingViewRequest(code=ZHANG_BUILDING))
+    r = await registry.GetBuildingView(
+        svc.GetBuildingViewRequest(code=ZHANG_BUILDING), metadata=DISTRICT
+    )
     assert (r.building.name, r.building.grid_code) == ("3号楼", "370402003001001")
     assert (r.building.location.latitude, r.building.location.longitude) == (34.8605, 117.5585)
     assert r.building.household_count == len(r.households)
@@ -91,10 +93,12 @@ async def test_the_building_view_shows_households_in_order_with_their_residents(
 async def test_the_person_view_shows_the_household_and_the_others_in_it(
     registry: RegistryServiceStub,
 ) -> None:
-    building = await registry.GetBuildingView(svc.GetBuildingViewRequest(code=ZHANG_BUILDING))
+    building = await registry.GetBuildingView(
+        svc.GetBuildingViewRequest(code=ZHANG_BUILDING), metadata=DISTRICT
+    )
     family = next(hv for hv in building.households if len(hv.residents) >= 2)
     me, *others = family.residents
-    r = await registry.GetPersonView(svc.GetPersonViewRequest(person_id=me.id))
+    r = await registry.GetPersonView(svc.GetPersonViewRequest(person_id=me.id), metadata=DISTRICT)
     assert r.household.id == family.household.id
     assert r.building.code == ZHANG_BUILDING
     assert sorted(p.id for p in r.household_members) == sorted(p.id for p in others)
@@ -116,7 +120,9 @@ async def test_unknown_things_are_not_found_and_missing_keys_are_invalid(
     registry: RegistryServiceStub, call: str, request_: object, code: grpc.StatusCode
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await getattr(registry, call)(request_)
+        # Person and building views need a jurisdiction (test_personal_data.py).
+        metadata = DISTRICT if call.endswith("View") else ()
+        await getattr(registry, call)(request_, metadata=metadata)
     assert caught.value.code() == code
 
 
@@ -171,11 +177,17 @@ async def test_with_routing_the_summary_counts_open_cases_and_the_reporter_sees_
         assert (summary.cases.open, summary.cases.overdue) == (1, 0)
         zhang = next(
             h.person
-            for h in (await reg.stub.SearchRegistry(svc.SearchRegistryRequest(query="张胜起"))).hits
+            for h in (
+                await reg.stub.SearchRegistry(
+                    svc.SearchRegistryRequest(query="张胜起"), metadata=DISTRICT
+                )
+            ).hits
         )
 
         async def linked() -> list[res.PersonCase]:
-            view = await reg.stub.GetPersonView(svc.GetPersonViewRequest(person_id=zhang.id))
+            view = await reg.stub.GetPersonView(
+                svc.GetPersonViewRequest(person_id=zhang.id), metadata=DISTRICT
+            )
             return list(view.cases)
 
         cases = await eventually(linked)
