@@ -131,6 +131,11 @@ class Cluster:
                 assert ref in self.configmaps, f"{pod.name}: volume ConfigMap {ref} not rendered"
                 for key, text in self.configmaps[ref].items():
                     (local / key).write_text(text, encoding="utf-8")
+            elif "secret" in volume:
+                ref = volume["secret"]["secretName"]
+                assert ref in self.secrets, f"{pod.name}: volume Secret {ref} missing"
+                for key, text in self.secrets[ref].items():
+                    (local / key).write_text(text, encoding="utf-8")
             mounts[m["mountPath"]] = local
         return mounts
 

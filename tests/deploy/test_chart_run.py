@@ -20,13 +20,16 @@ import pytest
 import yaml
 
 from services.cli.up import wait_serving
+from services.common import tokens
 from services.common.natsserver import NatsServer, free_port
+from tests import callers
 from tests.deploy.helm import GATEWAY, SERVICES, render
 from tests.deploy.kubelet import Cluster
 from tests.postgres import PostgresServer
 
 NAMESPACE = "lianxin"
 SECRET = "lianxin-run-db"
+TOKENS = "lianxin-run-tokens"
 
 
 @pytest.mark.slow
@@ -42,7 +45,16 @@ def test_the_rendered_umbrella_runs_the_story_end_to_end(
         values.write_text(
             yaml.safe_dump(
                 {
-                    "global": {"database": {"existingSecret": SECRET}},
+                    "global": {
+                        "database": {"existingSecret": SECRET},
+                        # The identity provider's keys (the test run's), and each service's
+                        # own token in a Secret, as a platform would hand them over.
+                        "auth": {
+                            "issuer": tokens.DEV_ISSUER,
+                            "jwks": callers.KEYS.jwks.read_text(encoding="utf-8"),
+                            "serviceTokenSecret": TOKENS,
+                        },
+                    },
                     "registry": {"settings": {"LOAD_DEMO": "true"}},
                 }
             )
@@ -51,7 +63,8 @@ def test_the_rendered_umbrella_runs_the_story_end_to_end(
         # What the operator does before `helm install`: one database per service, their
         # URLs in the Secret the values name (deploy/README.md).
         secrets = {
-            SECRET: {f"{s}-url": postgres_server.create_database(s) for s in (*SERVICES, GATEWAY)}
+            SECRET: {f"{s}-url": postgres_server.create_database(s) for s in (*SERVICES, GATEWAY)},
+            TOKENS: {f"{s}-token": callers.service(s) for s in (*SERVICES, GATEWAY)},
         }
         cluster = Cluster(
             objects,

@@ -4,6 +4,7 @@ NATS servers' permissions equal to services/common/natsauth.py."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -92,3 +93,29 @@ def test_the_nats_servers_permissions_are_the_services_own() -> None:
             "name": "lianxin-nats-auth",
             "key": f"{u['user']}-password",
         }
+
+
+def test_tokens_are_checked_against_the_identity_providers_keys(tmp_path: Path) -> None:
+    objects = render_set("production")
+    for svc in (*SERVICES, GATEWAY):
+        s, p = settings_of(objects, svc), f"LIANXIN_{svc.upper()}_"
+        assert s[p + "AUTH_ISSUER"] == "https://auth.example.org/realms/lianxin"
+        assert s[p + "AUTH_SERVICE_TOKEN_FILE"] == f"/etc/lianxin/auth-token/{svc}-token"
+        if svc != GATEWAY:  # the gateway serves HTTP with API keys: it checks no tokens
+            assert s[p + "AUTH_JWKS"].startswith("https://auth.example.org/")
+        pod = pod_of(objects, svc)
+        token = next(v for v in pod["volumes"] if v["name"] == "auth-token")
+        assert token["secret"]["secretName"] == "lianxin-service-tokens"
+    # A JWKS given inline is a ConfigMap of the chart, mounted where AUTH_JWKS points.
+    jwks = '{"keys": []}'
+    values = tmp_path / "auth.yaml"
+    values.write_text(yaml.safe_dump({"global": {"auth": {"jwks": jwks}}}), encoding="utf-8")
+    objects = render(values=[values])
+    for svc in SERVICES:
+        s = settings_of(objects, svc)
+        assert s[f"LIANXIN_{svc.upper()}_AUTH_JWKS"] == "/etc/lianxin/auth-jwks/jwks.json"
+        assert named(objects, "ConfigMap", f"lianxin-{svc}-jwks")["data"]["jwks.json"] == jwks
+        (c,) = pod_of(objects, svc)["containers"]
+        assert {"name": "auth-jwks", "mountPath": "/etc/lianxin/auth-jwks", "readOnly": True} in c[
+            "volumeMounts"
+        ]

@@ -30,6 +30,18 @@
     secretName: {{ $nats.tls.existingSecret }}
     defaultMode: 0440
 {{- end }}
+{{- $auth := include "lianxin-common.shared" (dict "ctx" . "key" "auth") | fromYaml }}
+{{- if $auth.jwks }}
+- name: auth-jwks
+  configMap:
+    name: {{ include "lianxin-common.fullname" . }}-jwks
+{{- end }}
+{{- if $auth.serviceTokenSecret }}
+- name: auth-token
+  secret:
+    secretName: {{ $auth.serviceTokenSecret }}
+    defaultMode: 0440
+{{- end }}
 {{- if include "lianxin-common.policyEnabled" . }}
 - name: policy
   configMap:
@@ -51,6 +63,17 @@
 {{- if and (hasKey .Values "nats") ($nats.tls | default dict).existingSecret }}
 - name: nats-tls
   mountPath: /etc/lianxin/nats-tls
+  readOnly: true
+{{- end }}
+{{- $auth := include "lianxin-common.shared" (dict "ctx" . "key" "auth") | fromYaml }}
+{{- if $auth.jwks }}
+- name: auth-jwks
+  mountPath: /etc/lianxin/auth-jwks
+  readOnly: true
+{{- end }}
+{{- if $auth.serviceTokenSecret }}
+- name: auth-token
+  mountPath: /etc/lianxin/auth-token
   readOnly: true
 {{- end }}
 {{- if include "lianxin-common.policyEnabled" . }}

@@ -42,6 +42,26 @@ settings ConfigMap holds exactly these, and the migration Job gets the same list
 {{- end -}}
 {{- end -}}
 {{- /* TLS: the gRPC server's certificate and the channels' (the gateway: channels only). */ -}}
+{{- /* Who may call: tokens checked against the identity provider's keys. */ -}}
+{{- $auth := include "lianxin-common.shared" (dict "ctx" . "key" "auth") | fromYaml -}}
+{{- /* The gateway checks API keys, not tokens: it only presents its own. */ -}}
+{{- if ne (include "lianxin-common.protocol" .) "http" -}}
+{{- if $auth.jwksUrl -}}
+{{- $_ = set $env (print $p "AUTH_JWKS") (toString $auth.jwksUrl) -}}
+{{- else if $auth.jwks -}}
+{{- $_ = set $env (print $p "AUTH_JWKS") "/etc/lianxin/auth-jwks/jwks.json" -}}
+{{- end -}}
+{{- end -}}
+{{- with $auth.issuer -}}
+{{- $_ = set $env (print $p "AUTH_ISSUER") (toString .) -}}
+{{- end -}}
+{{- with $auth.audience -}}
+{{- $_ = set $env (print $p "AUTH_AUDIENCE") (toString .) -}}
+{{- end -}}
+{{- if $auth.serviceTokenSecret -}}
+{{- $key := index ($auth.serviceTokenKeys | default dict) (include "lianxin-common.service" .) | default (printf "%s-token" (include "lianxin-common.service" .)) -}}
+{{- $_ = set $env (print $p "AUTH_SERVICE_TOKEN_FILE") (printf "/etc/lianxin/auth-token/%s" $key) -}}
+{{- end -}}
 {{- $tls := include "lianxin-common.shared" (dict "ctx" . "key" "tls") | fromYaml -}}
 {{- if $tls.enabled -}}
 {{- $_ = set $env (print $p "TLS_ENABLED") "true" -}}
