@@ -18,6 +18,7 @@ from typing import Any
 
 import grpc
 
+from services.cli import identity
 from services.common import auth, tokens
 from services.common.interceptors import bearer_interceptors
 
@@ -102,39 +103,9 @@ def channel(address: str, token: str | None = ADMIN, **kw: Any) -> grpc.aio.Chan
 
 
 def sync_channel(address: str, token: str | None = ADMIN) -> grpc.Channel:
+    """A blocking channel whose calls carry `token` (the CLI's interceptor)."""
     ch = grpc.insecure_channel(address)
-    if not token:
-        return ch
-    return grpc.intercept_channel(ch, _SyncBearer(token))
-
-
-class _SyncBearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
-    def __init__(self, token: str) -> None:
-        self.token = token
-
-    def _details(self, details: Any) -> Any:
-        md_ = list(details.metadata or ())
-        if not any(k == "authorization" for k, _ in md_):
-            md_.append(("authorization", f"Bearer {self.token}"))
-        return _Details(details.method, details.timeout, md_, details.credentials)
-
-    def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._details(details), request)
-
-    def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
-        return continuation(self._details(details), request)
-
-
-class _Details(grpc.ClientCallDetails):
-    def __init__(self, method: str, timeout: Any, metadata: Any, credentials: Any) -> None:
-        self.method, self.timeout, self.metadata, self.credentials = (
-            method,
-            timeout,
-            metadata,
-            credentials,
-        )
-        self.wait_for_ready = None
-        self.compression = None
+    return grpc.intercept_channel(ch, identity.Bearer(lambda: token)) if token else ch
 
 
 def metadata_for(

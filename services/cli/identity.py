@@ -19,7 +19,7 @@ from typing import Any
 import grpc
 
 from services.common import auth, tokens
-from services.common.interceptors import with_deadline
+from services.common.interceptors import CallDetails, with_deadline
 
 DISTRICT = os.environ.get("LIANXIN_DISTRICT", "370402")
 LIFETIME = 3600.0
@@ -82,16 +82,6 @@ def md(token: str, *, purpose: str = "") -> tuple[tuple[str, str], ...]:
     return auth.call_metadata(token, purpose=purpose)
 
 
-class _Details(grpc.ClientCallDetails):
-    def __init__(self, details: Any, metadata: list[tuple[str, str]]) -> None:
-        self.method = details.method
-        self.timeout = details.timeout
-        self.metadata = metadata
-        self.credentials = details.credentials
-        self.wait_for_ready = getattr(details, "wait_for_ready", None)
-        self.compression = getattr(details, "compression", None)
-
-
 class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
     """A sync channel's calls carry `token()` unless they bring their own."""
 
@@ -102,7 +92,14 @@ class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor
         metadata = list(details.metadata or ())
         if not any(k == auth.AUTHORIZATION_KEY for k, _ in metadata):
             metadata.append((auth.AUTHORIZATION_KEY, f"Bearer {self.token()}"))
-        return _Details(details, metadata)
+        return CallDetails(
+            details.method,
+            details.timeout,
+            metadata,
+            details.credentials,
+            getattr(details, "wait_for_ready", None),
+            getattr(details, "compression", None),
+        )
 
     def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
         return continuation(self._details(details), request)

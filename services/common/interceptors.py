@@ -452,7 +452,7 @@ class DefaultDeadline(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIn
     def _with(details: Any, timeout: float) -> Any:
         if details.timeout is not None:
             return details
-        return _CallDetails(
+        return CallDetails(
             details.method,
             timeout,
             details.metadata,
@@ -468,7 +468,9 @@ class DefaultDeadline(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientIn
         return continuation(self._with(details, self.stream), request)
 
 
-class _CallDetails(grpc.ClientCallDetails):
+class CallDetails(grpc.ClientCallDetails):
+    """A blocking channel's call details, some of them changed by an interceptor."""
+
     def __init__(
         self,
         method: str,

@@ -781,13 +781,14 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         p, district = auth.current(), self.policy.district
 
         def check(conn: Connection) -> bool:
-            scope.check(p, store.get_case(conn, case_id=case_id), case_id, district=district)
+            row = store.get_case(conn, case_id=case_id, for_update=True)
+            scope.check(p, row, case_id, district=district)  # before anything else is said
             if (
                 request_id
                 and store.seen_request(conn, case_id=case_id, request_id=request_id) is not None
             ):
                 return False
-            row = domain.load_for_step(conn, case_id)
+            domain.check_not_merged(row, case_id)
             domain.check_allowed(row, transition)
             plan(conn, row, now)
             return True
@@ -804,7 +805,9 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
         p, district = auth.current(), self.policy.district
 
         def job(conn: Connection) -> tuple[res.Case, list[tuple[int, res.Case]]]:
-            scope.check(p, store.get_case(conn, case_id=case_id), case_id, district=district)
+            # One read of the case (locked): out of scope is NOT_FOUND before anything else.
+            row = store.get_case(conn, case_id=case_id, for_update=True)
+            scope.check(p, row, case_id, district=district)
             if request_id:
                 seen = store.seen_request(conn, case_id=case_id, request_id=request_id)
                 if seen is not None:
@@ -814,10 +817,9 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                             reason="REQUEST_ID_REUSED",
                             metadata={"case_id": case_id, "request_id": request_id},
                         )
-                    row = store.get_case(conn, case_id=case_id)
                     assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
                     return domain.case_to_proto(row, assisting=assisting), []
-            row = domain.load_for_step(conn, case_id)
+            domain.check_not_merged(row, case_id)
             origin.append(row.origin_traceparent)
             domain.check_allowed(row, transition)
             case = None

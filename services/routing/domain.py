@@ -282,7 +282,11 @@ def _load(conn: Connection, case_id: str) -> Any:
 
 def load_for_step(conn: Connection, case_id: str) -> Any:
     """The case a request acts on, refused when it follows another case."""
-    row = _load(conn, case_id)
+    return check_not_merged(_load(conn, case_id), case_id)
+
+
+def check_not_merged(row: Any, case_id: str) -> Any:
+    """`row`, or FAILED_PRECONDITION when the case follows another one (并单)."""
     if row.merged_into:
         raise FailedPrecondition(
             f"case {case_id} was merged into case {row.merged_into} (并单); act on that case",
