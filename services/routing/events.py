@@ -26,6 +26,7 @@ from services.routing.clock import Clock
 from services.routing.directory import Directory, RegistryDown
 
 CONSUMER = "routing"
+Point = tuple[float, float]  # (latitude, longitude)
 SUBJECTS = "lianxin.case.received"
 
 
@@ -52,7 +53,7 @@ class Filer:
         case = event.case_received.case
         candidates: list[dict[str, Any]] = []
         try:
-            located, error, candidates = await self._locate(case)
+            located, error, candidates, point = await self._locate(case)
             target = (
                 await first_target(self.sla, self.directory, case.category, located)
                 if located
@@ -78,7 +79,9 @@ class Filer:
             if store.get_case(conn, case_id=case.id) is not None:
                 return  # the same case announced twice under two event ids
             # The case's first trace: every later step links to it.
-            store.insert_case(conn, row={**new_row(case, now), "origin_traceparent": traceparent})
+            store.insert_case(
+                conn, row={**new_row(case, now, point), "origin_traceparent": traceparent}
+            )
             if located is None or target is None:
                 metrics.FILING_FAILURES.labels(
                     "outside_grids" if case.location.HasField("point") else "no_point"
@@ -96,19 +99,16 @@ class Filer:
                 "street_name": located.street.name,
                 "district_name": located.district.name,
             }
-            p = case.location.point
-            found = (
-                domain.find_master(
-                    conn,
-                    policy=self.policy,
-                    case_id=case.id,
-                    category=case.category,
-                    lat=p.latitude,
-                    lon=p.longitude,
-                    now=now,
-                )
-                if case.location.HasField("point")
-                else None  # located by its address: no point to compare
+            # A case located by its address is compared by its building's point.
+            assert point is not None  # located, so by a point
+            found = domain.find_master(
+                conn,
+                policy=self.policy,
+                case_id=case.id,
+                category=case.category,
+                lat=point[0],
+                lon=point[1],
+                now=now,
             )
             if found is not None:
                 master, metres = found
@@ -162,20 +162,24 @@ class Filer:
             if outcome and outcome[0] == "dispatched" and self.on_dispatched is not None:
                 self.on_dispatched()
 
-    async def _locate(self, case: intake_res.Case) -> tuple[Any, str, list[dict[str, Any]]]:
-        """Where the case is (registry's LocateGrid answer), why not, and — for an
-        address without a point — the buildings it may mean."""
+    async def _locate(
+        self, case: intake_res.Case
+    ) -> tuple[Any, str, list[dict[str, Any]], Point | None]:
+        """Where the case is (registry's LocateGrid answer), why not, for an address
+        without a point the buildings it may mean, and the point it is located by: the
+        reporter's, or the building's an address was matched to (kept with the case, so
+        duplicates said by address and by point find each other)."""
         if case.location.HasField("point"):
             p = case.location.point
             located, error = await self.directory.locate(p.latitude, p.longitude)
-            return located, error, []
+            return located, error, [], (p.latitude, p.longitude)
         address = case.location.address.strip()
         geo = locating.decide(address, await self.directory.geocode(address))
         if geo.building is None:
-            return None, geo.error, geo.candidates
+            return None, geo.error, geo.candidates, None
         b = geo.building.location
         located, error = await self.directory.locate(b.latitude, b.longitude)
-        return located, error, geo.candidates
+        return located, error, geo.candidates, (b.latitude, b.longitude)
 
 
 async def first_target(
@@ -204,21 +208,20 @@ async def first_target(
     return domain.Target(target.level, target.unit_code, target.unit_name, target.assisting, staff)
 
 
-def new_row(case: intake_res.Case, now: Any) -> dict[str, Any]:
-    has_point = case.location.HasField("point")
+def new_row(case: intake_res.Case, now: Any, point: Point | None = None) -> dict[str, Any]:
+    """The routing row of a received case; `point` is where it was located (default:
+    the reporter's point, if any)."""
+    if point is None and case.location.HasField("point"):
+        point = (case.location.point.latitude, case.location.point.longitude)
     return {
         "id": case.id,
         "status": res.CASE_STATUS_RECEIVED,
         "level": 0,
         "category": case.category,
         "channel": case.channel,
-        "latitude": case.location.point.latitude if has_point else None,
-        "longitude": case.location.point.longitude if has_point else None,
-        "cell": (
-            store.cell_of(case.location.point.latitude, case.location.point.longitude)
-            if has_point
-            else None
-        ),
+        "latitude": point[0] if point else None,
+        "longitude": point[1] if point else None,
+        "cell": store.cell_of(*point) if point else None,
         "grid_code": "",
         "community_code": "",
         "street_code": "",

@@ -3,11 +3,12 @@ registry, and the district's "to locate" queue (立案待定位) that an operato
 
 An address said without a point is matched to buildings (registry GeocodeAddress). It
 files automatically when the match is unambiguous: the best candidate has at least
-AUTO_FILE_CONFIDENCE and every candidate within TIE_MARGIN of it lies in the same grid.
-Otherwise the case stays RECEIVED with a `filing_error`, is assigned to the district
-platform (so it is in the district's work queue) and keeps its candidates, until an
-operator files it with FileCase: by grid (the normal first-level dispatch of that grid) or
-straight to a unit.
+AUTO_FILE_CONFIDENCE and every candidate within TIE_MARGIN of it lies in the same grid;
+the case then keeps that building's point, so the duplicate search (并单) compares it with
+cases said by point or by the same address. Otherwise the case stays RECEIVED with a
+`filing_error`, is assigned to the district platform (so it is in the district's work
+queue) and keeps its candidates, until an operator files it with FileCase: by grid (the
+normal first-level dispatch of that grid) or straight to a unit.
 """
 
 from __future__ import annotations

@@ -125,6 +125,12 @@ async def test_an_address_said_without_a_point_is_located_through_its_building(
     history = (await get(system, case.id)).history
     assert "辛庄社区辛庄路12号院3号楼" in history[0].note
 
+    # It keeps its building's point: the same trouble said again by address is merged (并单).
+    again = await system.intake.SubmitCase(report("loc-addr-1b", address="辛庄路12号院3号楼"))  # type: ignore[arg-type]
+    merged = await routed(system, again.case.id)
+    assert merged.status == S.CASE_STATUS_MERGED, transitions(merged)
+    assert merged.merged_into_case_id == case.id
+
 
 async def test_an_ambiguous_address_is_queued_with_its_candidates_and_filed_to_a_unit(
     system: System,
