@@ -37,7 +37,7 @@ DEFAULT_MESSAGE_BYTES = 64 * KIB
 MESSAGE_LIMITS: dict[str, int] = {
     # 9 attachments (IntakeSettings.max_attachments) of 5 MiB (attachment_max_bytes).
     "/lianxin.intake.v1.IntakeService/SubmitCase": 46 * MIB,
-    # 9 result photos (routing's MAX_PHOTOS) of 5 MiB (RoutingSettings.photo_max_bytes).
+    # 9 result photos (routing's steps/checks.py MAX_PHOTOS) of 5 MiB (photo_max_bytes).
     "/lianxin.routing.v1.RoutingService/ResolveCase": 46 * MIB,
     # A district's units, buildings, households or persons file.
     "/lianxin.registry.v1.RegistryService/ImportData": 64 * MIB,
