@@ -8,7 +8,7 @@ scoped to its case. A decision "by the level above" (approving or refusing an ex
 supervising, re-dispatching a returned case) is taken for the caller's own unit, from
 their token (`authz.acting_unit`; `acting_unit_code` may be left empty), which must be a
 district, street or community whose area holds the case and which stands above the
-case's unit (`domain.check_above`). Every read and step first checks the case lies in the
+case's unit (`decisions.check_above`). Every read and step first checks the case lies in the
 caller's scope (`scope.py`); one outside it is NOT_FOUND.
 """
 
@@ -33,7 +33,17 @@ from services.common.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.common.interceptors import actor_var
 from services.common.policy import Policy
 from services.common.timeutil import from_ts, to_ts
-from services.routing import domain, metrics, policy_view, ranking, scope, stats, steps, store
+from services.routing import (
+    domain,
+    metrics,
+    policy_view,
+    ranking,
+    scope,
+    stats,
+    steps,
+    store,
+    views,
+)
 from services.routing.clock import Clock
 from services.routing.config import RoutingSettings
 from services.routing.directory import Directory, RegistryDown
@@ -81,7 +91,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             row = store.get_case(conn, case_id=request.case_id)
             if row is None or not scope.visible(p, row, district=district):
                 return None
-            return domain.case_to_proto(
+            return views.case_to_proto(
                 row,
                 store.get_history(conn, case_id=row.id),
                 assisting=[a.unit_code for a in store.get_assisting(conn, case_id=row.id)],
@@ -138,7 +148,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
             key = key if isinstance(key, datetime) else datetime.fromisoformat(str(key))
             next_token = paging.encode_token({"d": key.isoformat(), "id": last.id})
         return svc.ListWorkQueueResponse(
-            cases=[domain.case_to_proto(r, assisting=assisting[r.id]) for r in page],
+            cases=[views.case_to_proto(r, assisting=assisting[r.id]) for r in page],
             next_page_token=next_token,
         )
 
@@ -355,7 +365,7 @@ class RoutingServicer(routing_service_pb2_grpc.RoutingServiceServicer):
                             metadata={"case_id": case_id, "request_id": request_id},
                         )
                     assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
-                    return domain.case_to_proto(row, assisting=assisting), []
+                    return views.case_to_proto(row, assisting=assisting), []
             domain.check_not_merged(row, case_id)
             origin.append(row.origin_traceparent)
             domain.check_allowed(row, transition)

@@ -28,7 +28,7 @@ from lianxin.routing.v1 import resources_pb2 as res
 from services.common import bus, telemetry
 from services.common.db import Database
 from services.common.timeutil import aware
-from services.routing import domain, metrics, store
+from services.routing import decisions, domain, metrics, store
 from services.routing.clock import Clock, FakeClock
 from services.routing.directory import Directory, RegistryDown
 
@@ -219,7 +219,7 @@ def fire_stages(
                 return done
             return done  # registry was not reachable: the escalation stays due
         write(
-            domain.plan_dispatch_to(
+            decisions.plan_dispatch_to(
                 row,
                 sla=sla,
                 transition=res.TRANSITION_ESCALATED,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 
 from lianxin.routing.v1 import resources_pb2 as res
 from services.common.errors import InvalidArgument
-from services.routing import domain, final, locating, store
+from services.routing import decisions, domain, final, locating, store
 from services.routing.directory import RegistryDown
 from services.routing.events import first_target
 from services.routing.steps.base import Call, Plan, Tools, changed, registry_down
@@ -37,11 +37,11 @@ async def prepare_escalate(tools: Tools, call: Call) -> domain.Target | None:
     if row is None:  # a retry of a step already done, or the step will fail anyway
         return None
     domain.check_allowed(row, S.TRANSITION_ESCALATED)
-    up = domain.escalation_level(row, tools.sla)
+    up = decisions.escalation_level(row, tools.sla)
     default = tools.sla.default_target(row, up)
     assisting = tuple((c, "") for c in request.assisting_unit_codes)
     if request.unit_code:
-        domain.check_target(row, request.unit_code, up, field="unit_code")
+        decisions.check_target(row, request.unit_code, up, field="unit_code")
     if request.unit_code and request.unit_code != default.unit_code:
         target = domain.Target(up, request.unit_code, "", assisting)
     else:  # the policy's unit for that level; the request may name its helpers
@@ -54,7 +54,7 @@ async def prepare_rate(tools: Tools, call: Call) -> domain.Target | None:
     row = await tools.current(call.request.case_id, call.request.request_id)
     if row is None or row.status != S.CASE_STATUS_CLOSED:
         return None
-    return await tools.named(domain.reopen_target(row, tools.sla), "case_id")
+    return await tools.named(decisions.reopen_target(row, tools.sla), "case_id")
 
 
 async def prepare_file(tools: Tools, call: Call) -> tuple[Any, domain.Target] | None:
@@ -89,8 +89,8 @@ async def prepare_redispatch(tools: Tools, call: Call) -> domain.Target | None:
     if row is None:
         return None
     domain.check_allowed(row, S.TRANSITION_REDISPATCHED)
-    domain.check_above(row, acting, what="re-dispatching")
-    domain.check_target(row, request.unit_code, call.level, field="unit_code")
+    decisions.check_above(row, acting, what="re-dispatching")
+    decisions.check_target(row, request.unit_code, call.level, field="unit_code")
     if not request.unit_code.startswith(acting):
         raise InvalidArgument([("unit_code", f"must be {acting} or a unit below it")])
     return await tools.named(
@@ -114,7 +114,7 @@ def plan_accept(call: Call, conn: Connection, row: Any, now: datetime) -> list[d
 def plan_resolve(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     assisting = [a.unit_code for a in store.get_assisting(conn, case_id=row.id)]
     return [
-        domain.plan_resolve(
+        decisions.plan_resolve(
             row,
             actor=call.actor,
             result=call.result,
@@ -126,17 +126,17 @@ def plan_resolve(call: Call, conn: Connection, row: Any, now: datetime) -> list[
 
 
 def plan_return(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
-    return [domain.plan_return(row, actor=call.actor, reason=call.reason)]
+    return [decisions.plan_return(row, actor=call.actor, reason=call.reason)]
 
 
 def plan_escalate(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     domain.check_allowed(row, S.TRANSITION_ESCALATED)
-    up = domain.escalation_level(row, call.sla)
+    up = decisions.escalation_level(row, call.sla)
     target = call.prepared
     if target is None or target.level != up:
         raise changed(row.id)
     return [
-        domain.plan_dispatch_to(
+        decisions.plan_dispatch_to(
             row,
             sla=call.sla,
             transition=S.TRANSITION_ESCALATED,
@@ -150,27 +150,27 @@ def plan_escalate(call: Call, conn: Connection, row: Any, now: datetime) -> list
 
 def plan_extension(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     return [
-        domain.plan_request_extension(
+        decisions.plan_request_extension(
             row, actor=call.actor, hours=call.request.hours, reason=call.reason
         )
     ]
 
 
 def plan_explain(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
-    return [domain.plan_explain(row, actor=call.actor, explanation=call.explanation)]
+    return [decisions.plan_explain(row, actor=call.actor, explanation=call.explanation)]
 
 
 def plan_close(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
-    return [domain.plan_close(row, actor=call.actor, note=call.note, now=now)]
+    return [decisions.plan_close(row, actor=call.actor, note=call.note, now=now)]
 
 
 def plan_rework(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
-    return [domain.plan_rework(row, actor=call.actor, reason=call.reason)]
+    return [decisions.plan_rework(row, actor=call.actor, reason=call.reason)]
 
 
 def plan_rate(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     domain.check_allowed(row, S.TRANSITION_RATED)
-    rated, reopen = domain.plan_rate(
+    rated, reopen = decisions.plan_rate(
         row,
         policy=call.policy,
         actor=call.actor,
@@ -185,7 +185,7 @@ def plan_rate(call: Call, conn: Connection, row: Any, now: datetime) -> list[dom
         raise changed(row.id)
     return [
         rated,
-        domain.plan_reopen(
+        decisions.plan_reopen(
             row,
             sla=call.sla,
             target=target,
@@ -222,12 +222,12 @@ def plan_file(call: Call, conn: Connection, row: Any, now: datetime) -> list[dom
 
 def plan_redispatch(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     domain.check_allowed(row, S.TRANSITION_REDISPATCHED)
-    domain.check_above(row, call.acting, what="re-dispatching")
+    decisions.check_above(row, call.acting, what="re-dispatching")
     target = call.prepared
     if target is None:
         raise changed(row.id)
     return [
-        domain.plan_dispatch_to(
+        decisions.plan_dispatch_to(
             row,
             sla=call.sla,
             transition=S.TRANSITION_REDISPATCHED,
@@ -241,7 +241,7 @@ def plan_redispatch(call: Call, conn: Connection, row: Any, now: datetime) -> li
 
 def plan_approve(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     return [
-        domain.plan_approve_extension(
+        decisions.plan_approve_extension(
             row, sla=call.sla, actor=call.actor, acting=call.acting, note=call.note, now=now
         )
     ]
@@ -249,7 +249,9 @@ def plan_approve(call: Call, conn: Connection, row: Any, now: datetime) -> list[
 
 def plan_refuse(call: Call, conn: Connection, row: Any, now: datetime) -> list[domain.Step]:
     return [
-        domain.plan_refuse_extension(row, actor=call.actor, acting=call.acting, reason=call.reason)
+        decisions.plan_refuse_extension(
+            row, actor=call.actor, acting=call.acting, reason=call.reason
+        )
     ]
 
 
@@ -257,7 +259,7 @@ def plan_supervise(call: Call, conn: Connection, row: Any, now: datetime) -> lis
     if call.deadline <= now:
         raise InvalidArgument([("deadline_time", "must be in the future")])
     return [
-        domain.plan_supervise(
+        decisions.plan_supervise(
             row,
             sla=call.sla,
             actor=call.actor,
