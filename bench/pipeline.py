@@ -14,7 +14,7 @@ flight, as fast as intake takes them; the figures are
 - the echo's calls/s at the same C, and the pipeline's ratio to it.
 
     .venv/bin/python bench/pipeline.py [--cases 3000] [--in-flight 16 32 64] [--rounds 1]
-    .venv/bin/python bench/pipeline.py --stored 0 100000 1000000 [--cases 500]
+    .venv/bin/python bench/pipeline.py --stored 0 100000 1000000 [--cases 500] [--profile DIR]
     .venv/bin/python bench/pipeline.py --replicas 2 [--cases 3000] [--in-flight 32]
 
 With `--replicas N`, N replicas of every service share one PostgreSQL database each (the
@@ -319,8 +319,50 @@ def seed(root: Path, stored: int) -> None:
             db.close()
 
 
-async def cost_run(stack: Stack, cases: int, run: str) -> dict[str, float]:
-    """SubmitCase one at a time (its latency), then the pipeline's routing CPU per case."""
+async def cost_run(
+    stack: Stack, cases: int, run: str, profile: Path | None = None
+) -> dict[str, float]:
+    """SubmitCase one at a time (its latency), then the pipeline's routing CPU per case;
+    with `profile`, py-spy samples intake and routing all along (collapsed stacks in
+    `profile`/<service>-<run>.txt, for `py-spy`'s flame graphs or a diff between sizes)."""
+    spies = [] if profile is None else [py_spy(stack, name, profile, run) for name in PROFILED]
+    try:
+        return await _cost_run(stack, cases, run)
+    finally:
+        for spy in spies:
+            spy.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        for spy in spies:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                spy.wait(timeout=30)
+
+
+PROFILED = ("intake", "routing")
+
+
+def py_spy(stack: Stack, name: str, directory: Path, run: str) -> subprocess.Popen[bytes]:
+    directory.mkdir(parents=True, exist_ok=True)
+    proc = stack[name].proc
+    assert proc is not None
+    spy = Path(sys.executable).with_name("py-spy")
+    return subprocess.Popen(
+        [
+            str(spy),
+            "record",
+            "--pid",
+            str(proc.pid),
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(directory / f"{name}-{run}.txt"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+async def _cost_run(stack: Stack, cases: int, run: str) -> dict[str, float]:
     async with callers.channel(stack["intake"].target) as channel:
         stub = intake_service_pb2_grpc.IntakeServiceStub(channel)
         latencies = []
@@ -421,6 +463,11 @@ def main() -> int:
     parser.add_argument("--in-flight", type=int, nargs="+", default=[16, 32, 64])
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds to settle a run")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="with --stored: py-spy intake and routing into this directory (collapsed stacks)",
+    )
     parser.add_argument(
         "--stored", type=int, nargs="+", help="cost as data grows: cases already stored"
     )
@@ -542,7 +589,9 @@ def cost_as_data_grows(args: argparse.Namespace) -> int:
             hooks = webhook_receiver()
             stack = start_stack(root, f"http://127.0.0.1:{hooks.server_address[1]}/hook")
             try:
-                results[stored] = asyncio.run(cost_run(stack, args.cases, f"cost-{stored}"))
+                results[stored] = asyncio.run(
+                    cost_run(stack, args.cases, f"cost-{stored}", profile=args.profile)
+                )
             finally:
                 stack.stop()
                 hooks.shutdown()
