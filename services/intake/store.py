@@ -313,6 +313,10 @@ def list_status_changes(
 # transaction) that wakes the WatchCases streams of every replica (watch.TimelineListener).
 # The lock is taken once per transaction, and the consumer's events arrive in groups of
 # up to 64 per transaction (services/common/db.py), so it costs one statement per group.
+# A group that holds rows another replica's appender needs (an inbox row of a redelivered
+# event, a case the retention job locked) while it waits for the lock is a deadlock that
+# PostgreSQL detects after `deadlock_timeout` (one transaction fails, the other goes on);
+# the writer then runs the failed group's jobs one by one.
 TIMELINE_LOCK = 0x6C78_696E_7461_6B65  # "lxintake": intake's database has no other user
 TIMELINE_CHANNEL = "lianxin_intake_timeline"
 _LOCK_AND_NOTIFY = select(
