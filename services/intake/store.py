@@ -308,9 +308,10 @@ def list_status_changes(
 # took 11, and a stream that read 11 in between would have moved past 10 for good. So
 # every transaction that appends takes one transaction-level advisory lock before its
 # first timeline row: appends are serialised, each gets its `seq` values after the previous
-# append committed (PostgreSQL releases the lock after the commit is visible), and `seq`
-# order is commit order. The same statement queues a NOTIFY (sent at commit, once per
-# transaction) that wakes the WatchCases streams of every replica (watch.TimelineListener).
+# append committed (PostgreSQL releases a transaction's locks after its commit is visible:
+# CommitTransaction's ProcArrayEndTransaction comes first), and `seq` order is commit order.
+# The same statement queues a NOTIFY (sent at commit, once per transaction) that wakes the
+# WatchCases streams of every replica (watch.TimelineListener).
 # The lock is taken once per transaction, and the consumer's events arrive in groups of
 # up to 64 per transaction (services/common/db.py), so it costs one statement per group.
 # A group that holds rows another replica's appender needs (an inbox row of a redelivered
