@@ -14,6 +14,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
 from lianxin.notify.v1 import notify_service_pb2_grpc
 from lianxin.routing.v1 import resources_pb2 as routing_res
@@ -22,6 +23,7 @@ from lianxin.routing.v1 import routing_service_pb2_grpc
 from services.cli.demo import run_story
 from services.common import natsauth
 from services.common.natsserver import free_port
+from services.intake import watch
 from tests import callers
 from tests.faults.checker import check, settled
 from tests.faults.stack import ORDER, Service, drill_policy, wait_serving
@@ -33,6 +35,7 @@ REPLICAS = 2
 BURST = 400
 PAIRS = 20  # of the burst, pairs of the same case sent to both intakes at once
 IN_FLIGHT = 32
+FOLLOWED_ON_B = 300  # WatchCases changes a hotline takes from the second intake, then moves
 
 
 def nats_credentials(cluster: NatsCluster, service: str) -> dict[str, str]:
@@ -123,6 +126,7 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
     passwords = natsauth.embedded_passwords(tmp_path / "credentials")
     cluster = NatsCluster(tmp_path / "nats", users=natsauth.service_users(passwords))
     services: dict[str, list[Service]] = {}
+    hotline: Hotline | None = None
     try:
         await asyncio.to_thread(cluster.start)
         urls = {n: postgres_server.create_database(f"replicas_{n}") for n in ORDER}
@@ -157,6 +161,12 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
         targets = {n: services[n][0].target for n in ORDER}
         assert await asyncio.to_thread(run_story, targets) == 0
 
+        # A hotline follows WatchCases through the burst: on the second intake from now,
+        # then (after FOLLOWED_ON_B changes) on the first with its last cursor. Both
+        # intakes apply routing's steps into the one timeline at once.
+        hotline = Hotline(*(s.target for s in services["intake"]))
+        await hotline.start()
+
         acked: dict[str, str] = {}
         killer = asyncio.create_task(kill_a_node_soon(cluster))
         await burst([s.target for s in services["intake"]], acked)
@@ -186,6 +196,9 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
                     drill=set(),
                     received=gateway.snapshot()[0] + hooks.snapshot()[0],
                 )
+            # The hotline got every change after its start once, in the timeline's order.
+            streamed, log = await hotline.finish(apis["intake"])
+            assert streamed[: len(log)] == log, hotline.first_difference(log)
             # Each duplicate pair is one case: one of the two joined the other.
             merged = 0
             for i in range(PAIRS):
@@ -200,19 +213,92 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
         print(
             f"\nreplicas: {len(acked)} acknowledged, lost {len(outcome.lost)}, doubled "
             f"{len(outcome.doubled)}, stuck {outcome.stuck}, re-sent {len(outcome.resent)}, "
-            f"duplicate pairs merged {merged}/{PAIRS}"
+            f"duplicate pairs merged {merged}/{PAIRS}, WatchCases {len(streamed)} changes "
+            f"({FOLLOWED_ON_B} on one intake, the rest resumed on the other), none missed"
         )
         assert len(acked) == BURST + PAIRS
         assert outcome.lost == [] and outcome.doubled == []
         assert outcome.stuck == 0, (outcome.not_filed[:3], outcome.undelivered[:3])
         assert outcome.resent == {}  # nothing died that sends: nothing goes out twice
     finally:
+        if hotline is not None:
+            await hotline.close()
         for group in services.values():
             for s in group:
                 await asyncio.to_thread(s.stop)
         await asyncio.to_thread(cluster.stop)
         gateway.stop()
         hooks.stop()
+
+
+class Hotline:
+    """A WatchCases client: follows replica `b` from now for FOLLOWED_ON_B changes, then
+    resumes on replica `a` with the last cursor it got."""
+
+    def __init__(self, a: str, b: str) -> None:
+        self.channels = [callers.channel(a), callers.channel(b)]
+        self.a, self.b = (intake_service_pb2_grpc.IntakeServiceStub(c) for c in self.channels)
+        self.got: list[intake_svc.WatchCasesResponse] = []
+        self.start_seq = 0
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        call = self.b.WatchCases(intake_svc.WatchCasesRequest(from_now=True))
+        start = dict(await call.initial_metadata())[watch.CURSOR_KEY]
+        self.start_seq = watch.decode_cursor(start)
+        self.task = asyncio.create_task(self._follow(call))
+
+    async def _follow(self, on_b: grpc.aio.UnaryStreamCall) -> None:
+        async for msg in on_b:
+            self.got.append(msg)
+            if len(self.got) == FOLLOWED_ON_B:
+                break
+        on_b.cancel()
+        on_a = self.a.WatchCases(intake_svc.WatchCasesRequest(cursor=self.got[-1].cursor))
+        try:
+            async for msg in on_a:
+                self.got.append(msg)
+        finally:
+            on_a.cancel()
+
+    async def finish(
+        self, intake: intake_service_pb2_grpc.IntakeServiceStub
+    ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """(what the stream sent, the timeline after its start), as (case, position); the
+        stream given up to a minute to catch up with the timeline."""
+        log: list[tuple[str, int]] = []
+        token = ""
+        while True:
+            page = await intake.ListStatusChanges(
+                intake_svc.ListStatusChangesRequest(page_size=500, page_token=token)
+            )
+            log += [
+                (c.case_id, c.sequence) for c in page.status_changes if c.sequence > self.start_seq
+            ]
+            token = page.next_page_token
+            if not token:
+                break
+        for _ in range(600):
+            if self.task is not None and self.task.done():
+                self.task.result()  # the stream failed: say why
+            if len(self.got) >= len(log):
+                break
+            await asyncio.sleep(0.1)
+        return [(m.change.case_id, m.change.sequence) for m in self.got], log
+
+    def first_difference(self, log: list[tuple[str, int]]) -> str:
+        got = [(m.change.case_id, m.change.sequence) for m in self.got]
+        for i, (g, want) in enumerate(zip(got, log, strict=False)):
+            if g != want:
+                return f"at {i}: streamed {g}, timeline has {want}"
+        return f"streamed {len(got)} of {len(log)}"
+
+    async def close(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+        for c in self.channels:
+            await c.close()
 
 
 async def kill_a_node_soon(cluster: NatsCluster) -> None:

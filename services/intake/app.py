@@ -7,7 +7,7 @@ from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
 from services.common.retention import RetentionJob
 from services.common.server import ServiceHost, run_until_signalled
-from services.intake import events, metrics, store
+from services.intake import events, metrics, store, watch
 from services.intake.api import IntakeServicer
 from services.intake.config import IntakeSettings
 
@@ -33,6 +33,11 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
         handler=events.handle,
         on_applied=servicer.watcher.changed,
     )
+    if db.engine.dialect.name == "postgresql":
+        # Replicas share the database: a stream wakes for every replica's commits.
+        host.background(
+            "timeline-listener", watch.TimelineListener(url=db.url, feed=servicer.watcher.feed)
+        )
     host.background(
         "blob-sweep",
         BlobSweeper(

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Column,
     Connection,
     DateTime,
@@ -21,8 +22,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    bindparam,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -87,7 +90,8 @@ attachments = Table(
 Index("ix_attachments_sha256", attachments.c.sha256)
 
 # `seq` orders every status change intake has applied: WatchCases streams by it and its
-# cursors are positions in it (rows are never deleted, so it only grows).
+# cursors are positions in it (rows are never deleted, so it only grows). `seq` order is
+# commit order, also with several replicas on PostgreSQL: see `apply_transition`.
 timeline = Table(
     "timeline",
     metadata,
@@ -298,8 +302,46 @@ def list_status_changes(
     return list(conn.execute(q))
 
 
+# --- appending to the timeline on PostgreSQL ----------------------------------------------
+# With several intake processes on one database, `seq` values are taken at insert time but
+# become visible at commit: a transaction that took seq 10 may commit after the one that
+# took 11, and a stream that read 11 in between would have moved past 10 for good. So
+# every transaction that appends takes one transaction-level advisory lock before its
+# first timeline row: appends are serialised, each gets its `seq` values after the previous
+# append committed (PostgreSQL releases a transaction's locks after its commit is visible:
+# CommitTransaction's ProcArrayEndTransaction comes first), and `seq` order is commit order.
+# The same statement queues a NOTIFY (sent at commit, once per transaction) that wakes the
+# WatchCases streams of every replica (watch.TimelineListener).
+# The lock is taken once per transaction, and the consumer's events arrive in groups of
+# up to 64 per transaction (services/common/db.py), so it costs one statement per group.
+# A group that holds rows another replica's appender needs (an inbox row of a redelivered
+# event, a case the retention job locked) while it waits for the lock is a deadlock that
+# PostgreSQL detects after `deadlock_timeout` (one transaction fails, the other goes on);
+# the writer then runs the failed group's jobs one by one.
+TIMELINE_LOCK = 0x6C78_696E_7461_6B65  # "lxintake": intake's database has no other user
+TIMELINE_CHANNEL = "lianxin_intake_timeline"
+_LOCK_AND_NOTIFY = select(
+    func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)),
+    func.pg_notify(literal(TIMELINE_CHANNEL), literal("")),
+)
+_APPENDING = "lianxin_timeline_appending"  # conn.info: the transaction holding the lock
+
+
+def _before_timeline_append(conn: Connection) -> None:
+    """Take the timeline's append lock (and queue the notification) once per transaction;
+    SQLite has one writer process, whose one writer thread already serialises appends."""
+    if conn.dialect.name != "postgresql":
+        return
+    tx = conn.get_transaction()
+    if tx is not None and conn.info.get(_APPENDING) is tx:
+        return
+    conn.execute(_LOCK_AND_NOTIFY, {"key": TIMELINE_LOCK})
+    conn.info[_APPENDING] = conn.get_transaction()  # begun by now, if it was not before
+
+
 def apply_transition(conn: Connection, *, event_id: str, row: dict[str, Any]) -> None:
     """Record one status change in the timeline and, when it is the newest, on the case."""
+    _before_timeline_append(conn)
     insert_ignore(
         conn,
         timeline,
