@@ -10,6 +10,7 @@ with the reason, in SMALL_TABLES.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy import Engine, event
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
+from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.notify.v1 import notify_service_pb2 as notify_svc
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from lianxin.routing.v1 import routing_service_pb2 as routing_svc
@@ -42,6 +44,12 @@ BOUNDED_SQLITE_SCAN = re.compile(r"FROM outbox ORDER BY outbox\.seq\s+LIMIT", re
 # row: the outbox holds only what is not yet published, so its size is the backlog, not
 # the number of cases.
 OUTBOX_GAUGE = re.compile(r"SELECT count\(\*\) AS count_1, min\(outbox\.created_at\)")
+
+# A search by one column of a handful of values alone reads a share of the table that
+# grows with it (all of one channel's cases): no better than a scan.
+LOW_SELECTIVITY_SEARCH = re.compile(
+    r"SEARCH (\w+) USING (?:COVERING )?INDEX \w+ \((?:channel|status|category|level)=\?\)$"
+)
 
 COMMUNITY_WORKER = callers.as_actor("staff-ga-370402003001")
 
@@ -116,6 +124,16 @@ async def play(system: System) -> None:
 
     await eventually(all_sent, timeout=30)
 
+    # A hotline system following its channel's changes (WatchCases pages the timeline).
+    stream = system.intake.WatchCases(
+        intake_svc.WatchCasesRequest(channel=intake_res.CHANNEL_GRID_APP)
+    )
+    try:
+        for _ in range(3):
+            await asyncio.wait_for(stream.read(), timeout=30)
+    finally:
+        stream.cancel()
+
 
 def tables_in(statement: str) -> set[str]:
     return set(re.findall(r"\b(?:FROM|JOIN|UPDATE|INTO)\s+\"?(\w+)", statement, re.I))
@@ -130,6 +148,9 @@ def sqlite_full_scans(engine: Engine, statement: str, params: Any) -> list[str]:
     out = []
     for row in rows:
         detail = row[-1]
+        if (m := LOW_SELECTIVITY_SEARCH.match(detail)) and m.group(1) not in SMALL_TABLES:
+            out.append(detail)  # as good as a scan: every row of one channel, say
+            continue
         m = re.match(r"SCAN (\w+)(.*)", detail)
         if m and m.group(1) == "CONSTANT":  # SELECT 1 (the health check's ping)
             continue

@@ -134,16 +134,33 @@ class RequestIdInterceptor(_WrappingInterceptor):
             actor_var.reset(tokens[1])
             request_id_var.reset(tokens[0])
 
-    async def around_stream(
-        self, call: Streaming, request: Any, context: Any, method: str
-    ) -> AsyncIterator[Any]:
-        tokens = self._enter(context)
-        try:
-            async for item in call(request, context):
-                yield item
-        finally:
-            actor_var.reset(tokens[1])
-            request_id_var.reset(tokens[0])
+    def _wrap(self, handler: grpc.RpcMethodHandler, method: str) -> grpc.RpcMethodHandler:
+        if handler.unary_stream is None:
+            return super()._wrap(handler, method)
+        inner = handler.unary_stream
+
+        async def stream(request: Any, context: grpc.aio.ServicerContext) -> None:
+            """The outermost stream handler writes instead of yielding, so when the call
+            ends early (the client cancels, the deadline passes) the streams inside it are
+            closed here, in this RPC's task and context. A generator left suspended at a
+            `yield` is closed later by the garbage collector in another context, where
+            every context variable reset inside it fails ("was created in a different
+            Context", logged as errors; grpc/grpc#42295)."""
+            tokens = self._enter(context)
+            responses = inner(request, context)
+            try:
+                async for item in responses:
+                    await context.write(item)
+            finally:
+                await responses.aclose()
+                actor_var.reset(tokens[1])
+                request_id_var.reset(tokens[0])
+
+        return grpc.unary_stream_rpc_method_handler(
+            stream,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
 
 
 class CaseInterceptor(_WrappingInterceptor):

@@ -173,6 +173,7 @@ class Sender:
         result = conn.execute(
             update(d)
             .where(
+                d.c.id.in_([r.id for r in rows]),  # by the key, not the status's index
                 d.c.status.in_(store.RETRYABLE),
                 or_(
                     *(and_(d.c.id == r.id, d.c.next_attempt_at == r.next_attempt_at) for r in rows)
