@@ -171,9 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--ports",
         default="",
         help="NAME=PORT,… for intake, registry, routing, notify (gRPC), intake-metrics, …, "
-        "nats, nats-monitor, prometheus (also LIANXIN_<SERVICE>_GRPC_PORT, "
+        "nats, nats-monitor, nats-exporter, prometheus (also LIANXIN_<SERVICE>_GRPC_PORT, "
         "LIANXIN_<SERVICE>_METRICS_PORT, LIANXIN_NATS_PORT, LIANXIN_NATS_MONITOR_PORT, "
-        "LIANXIN_PROMETHEUS_PORT)",
+        "LIANXIN_NATS_EXPORTER_PORT, LIANXIN_PROMETHEUS_PORT)",
     )
     p.add_argument(
         "--with-prometheus",

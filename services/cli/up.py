@@ -4,8 +4,13 @@ with `--with-prometheus`, Debian's prometheus too, scraping them with the alert 
 
 Every port can be chosen: `--ports intake=50061,nats=4232,…` or the environment
 (`LIANXIN_<SERVICE>_GRPC_PORT`, `LIANXIN_<SERVICE>_METRICS_PORT`, `LIANXIN_NATS_PORT`,
-`LIANXIN_NATS_MONITOR_PORT`, `LIANXIN_PROMETHEUS_PORT`). Each is checked before anything
-starts: a port in use is an error that names it. The launcher owns what it starts: each
+`LIANXIN_NATS_MONITOR_PORT`, `LIANXIN_NATS_EXPORTER_PORT`, `LIANXIN_PROMETHEUS_PORT`). Each
+is checked before anything starts: a port in use is an error that names it.
+
+nats-server's monitoring port serves JSON; the launcher serves it to Prometheus itself
+(`services.ops.natsexporter`, threads of this process, on the `nats-exporter` port: the
+official exporter's metric names, with the official chart's `nats` prefix), and
+`--with-prometheus` scrapes it as job `nats`. The launcher owns what it starts: each
 child gets SIGTERM from the kernel if the launcher dies, even by SIGKILL, and a
 nats-server left from an earlier run on the same data dir is stopped and reported.
 
@@ -33,6 +38,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.cli import connect
 from services.common import natsauth, tokens
 from services.common.natsserver import NatsServer, parent_death_signal, port_in_use
+from services.ops import natsexporter
+from services.ops.natsexporter import CHART_PREFIX
 
 
 @dataclass(frozen=True)
@@ -48,7 +55,13 @@ SERVICES = (
     ServiceSpec("routing", 50053, 9103),
     ServiceSpec("notify", 50054, 9104),
 )
-OTHER_PORTS = {"open311": 8311, "nats": 4222, "nats-monitor": 8222, "prometheus": 9090}
+OTHER_PORTS = {
+    "open311": 8311,
+    "nats": 4222,
+    "nats-monitor": 8222,
+    "nats-exporter": 7777,  # the official prometheus-nats-exporter's port
+    "prometheus": 9090,
+}
 
 
 def wait_ready(url: str, timeout: float = 30.0) -> bool:
@@ -139,7 +152,8 @@ def up(
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     names = [n for s in SERVICES for n in (s.name, f"{s.name}-metrics")]
-    names += ["open311", "nats", "nats-monitor"] + (["prometheus"] if with_prometheus else [])
+    names += ["open311", "nats", "nats-monitor", "nats-exporter"]
+    names += ["prometheus"] if with_prometheus else []
     prometheus_bin = None
     if with_prometheus:
         from services.ops import prometheus as prom
@@ -166,6 +180,20 @@ def up(
     nats.start(log_file=logs / "nats.log", die_with_parent=True)
     for note in nats.notes:
         print(f"  note: {note}", flush=True)
+    assert nats.monitor_url is not None
+    try:
+        exporter = natsexporter.serve(
+            nats.monitor_url, host=host, port=ports["nats-exporter"], prefix=CHART_PREFIX
+        )
+    except OSError as exc:
+        nats.stop()
+        print(
+            f"cannot start:\n  nats-exporter: {host}:{ports['nats-exporter']}: {exc.strerror} "
+            "(choose another: --ports nats-exporter=PORT)",
+            file=sys.stderr,
+        )
+        return 2
+    exporter_url = f"http://{host}:{exporter.port}/metrics"
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     stop_requested = False
 
@@ -249,6 +277,7 @@ def up(
                 },
                 scrape_interval=scrape_interval,
                 rules_file=rules_file or prom.RULES_FILE,
+                nats_exporter=f"{host}:{exporter.port}",
             )
             proc = prom.start(
                 prometheus_bin,
@@ -286,6 +315,7 @@ def up(
             f"{logs / 'nats.log'}  (pid {nats.pid()})"
         )
         print(f"{'':<11}a user per service; passwords in {natsauth.credentials_file(data_dir)}")
+        print(f"{'':<11}{'':<22}{exporter_url:<32}(NATS's numbers for Prometheus)")
         if prom_url:
             print(f"{'prometheus':<11}{prom_url:<22}{'':<32}{logs / 'prometheus.log'}")
         hint = ""
@@ -318,5 +348,6 @@ def up(
                 print(f"{name} did not stop in time; killing", file=sys.stderr)
                 proc.kill()
                 proc.wait()
+        exporter.stop()
         nats.stop()
         print("stopped.", flush=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import any_pb2
+from google.protobuf.descriptor import ServiceDescriptor
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_client_interceptors, aio_server_interceptor
@@ -264,14 +265,30 @@ class MetricsInterceptor(_WrappingInterceptor):
             self._done(method, code, start, peer, stream=True)
 
 
-def register_methods(full_service_name: str, method_names: list[str]) -> None:
-    """Every (method, code) of a service's RPCs exists at 0 from start, and its streams
-    gauge too, so a panel shows 0 rather than "no data"."""
+def register_methods(
+    full_service_name: str, method_names: list[str], *, client: bool = False
+) -> None:
+    """Every (method, code) of a service's RPCs exists at 0 from start, so a panel shows 0
+    rather than "no data": on the server that serves them (with its streams gauge), or
+    with `client=True` in a process that calls them (`lianxin_grpc_client_*`)."""
+    if client:
+        handled, seconds = telemetry.GRPC_CLIENT_HANDLED, telemetry.GRPC_CLIENT_SECONDS
+    else:
+        handled, seconds = telemetry.GRPC_HANDLED, telemetry.GRPC_SECONDS
     for name in method_names:
         for code in telemetry.GRPC_CODES:
-            telemetry.GRPC_HANDLED.labels(full_service_name, name, code)
-        telemetry.GRPC_SECONDS.labels(full_service_name, name)
-        telemetry.GRPC_STREAMS.labels(full_service_name, name)
+            handled.labels(full_service_name, name, code)
+        seconds.labels(full_service_name, name)
+        if not client:
+            telemetry.GRPC_STREAMS.labels(full_service_name, name)
+
+
+def register_client_methods(service: ServiceDescriptor) -> None:
+    """The client-side series of the unary RPCs of `service` (a generated descriptor:
+    `<pkg>_pb2.DESCRIPTOR.services_by_name[...]`) at 0, for a process that opens a channel
+    to it; streams are not counted by `ClientContextInterceptor`, so not primed."""
+    unary = [m.name for m in service.methods if not (m.client_streaming or m.server_streaming)]
+    register_methods(service.full_name, unary, client=True)
 
 
 def to_status(exc: LianxinError) -> grpc.Status:

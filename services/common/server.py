@@ -32,6 +32,7 @@ from typing import Any
 
 import grpc
 from google.protobuf import descriptor_pool
+from google.protobuf.descriptor import ServiceDescriptor
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.aio.client import Client as NATS
@@ -44,7 +45,12 @@ from services.common.auth import SERVICE_SCOPES
 from services.common.authz import AuthInterceptor
 from services.common.db import Database, check_schema, migrate
 from services.common.guard import RequestGuardInterceptor, max_receive_bytes
-from services.common.interceptors import client_chain, register_methods, server_chain
+from services.common.interceptors import (
+    client_chain,
+    register_client_methods,
+    register_methods,
+    server_chain,
+)
 from services.common.opsmetrics import OpsPoller
 from services.common.ratelimit import RateLimitInterceptor
 from services.common.settings import ServiceSettings
@@ -255,8 +261,10 @@ class ServiceHost:
         if service is not None:
             register_methods(full_name, [m.name for m in service.methods])
 
-    def channel(self, target: str) -> grpc.aio.Channel:
-        """A client channel to another service, closed with this host."""
+    def channel(self, target: str, service: ServiceDescriptor) -> grpc.aio.Channel:
+        """A client channel to `service` (its generated descriptor) at `target`, closed with
+        this host; the client-side RPC series of its methods exist at 0 from now on."""
+        register_client_methods(service)
         ch = channels.aio_channel(
             target,
             self.settings.tls(),

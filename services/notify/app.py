@@ -8,6 +8,7 @@ from nats.aio.client import Client as NATS
 
 from lianxin.notify.v1 import notify_service_pb2, notify_service_pb2_grpc
 from lianxin.notify.v1 import resources_pb2 as res
+from lianxin.registry.v1 import registry_service_pb2
 from services.common.db import Database
 from services.common.policy import load_policy
 from services.common.retention import RetentionJob
@@ -27,6 +28,7 @@ from services.notify.config import NotifySettings
 from services.notify.sender import Sender
 
 SERVICE_NAME = notify_service_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name
+REGISTRY = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"]
 
 
 def build_channels(
@@ -95,7 +97,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
     notifier = events.Notifier(
         db=db,
         policy=policy,
-        registry=host.channel(settings.registry_target),
+        registry=host.channel(settings.registry_target, REGISTRY),
         available=sender.available,
         registry_timeout=settings.registry_timeout_seconds,
         reporter_wait_seconds=settings.reporter_wait_seconds,

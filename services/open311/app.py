@@ -20,10 +20,15 @@ import uvicorn
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
+from lianxin.routing.v1 import routing_service_pb2 as routing_svc
 from services.common import channels, telemetry, tokens
 from services.common.auth import SERVICE_SCOPES
 from services.common.db import Database, migrate
-from services.common.interceptors import ClientContextInterceptor, bearer_interceptors
+from services.common.interceptors import (
+    ClientContextInterceptor,
+    bearer_interceptors,
+    register_client_methods,
+)
 from services.common.timeutil import to_ts
 from services.open311 import keys, store
 from services.open311.api import bounded, build_app, list_request
@@ -64,6 +69,9 @@ class Gateway:
                 ("routing", settings.routing_target),
             )
         }
+        for upstream in (intake_svc, routing_svc):
+            (service,) = upstream.DESCRIPTOR.services_by_name.values()
+            register_client_methods(service)  # its client-side series exist at 0
         self.upstream = Upstream(
             intake=self._channels["intake"],
             routing=self._channels["routing"],

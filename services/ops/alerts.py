@@ -129,6 +129,19 @@ ALERTS = (
         "{{ $labels.lianxin_service }} has been stopped for 5 minutes.",
     ),
     Alert(
+        "LianxinNatsDown",
+        "max(lianxin_nats_exporter_up) < {threshold} or absent(nats_varz_connections)",
+        1,
+        1,
+        "2m",
+        "critical",
+        "NATS does not answer: no server's numbers reach Prometheus",
+        "For 2 minutes no NATS server's numbers have reached Prometheus: the embedded "
+        "exporter cannot read nats-server's monitoring port (lianxin_nats_exporter_up is "
+        "0), or no exporter reports nats_varz_* at all. Services keep taking requests (the "
+        "outboxes hold the events) but nothing moves between them until NATS is back.",
+    ),
+    Alert(
         "LianxinDeliveriesFailing",
         "sum by (channel) (increase(lianxin_notify_delivery_failures_total[10m])) > {threshold}",
         10,

@@ -390,8 +390,9 @@ SERVICE_HEALTH = Dashboard(
 EVENT_BUS = Dashboard(
     uid="lianxin-event-bus",
     title="Lianxin · Event bus",
-    description="JetStream consumers (lag, ack pending, redeliveries), the outboxes (backlog, "
-    "age of the oldest event, publish failures) and notify's deliveries.",
+    description="JetStream consumers (lag, ack pending, redeliveries), NATS's own numbers "
+    "(connections, messages, JetStream storage), the outboxes (backlog, age of the oldest "
+    "event, publish failures) and notify's deliveries.",
     rows=(
         (
             "Consumers",
@@ -446,6 +447,47 @@ EVENT_BUS = Dashboard(
                         ),
                     ),
                     kind="bargauge",
+                ),
+            ),
+        ),
+        (
+            "NATS (the server's own numbers)",
+            (
+                Panel(
+                    "NATS connections and slow consumers",
+                    (
+                        q(f"sum(nats_varz_connections{{{NS}}})", "connections"),
+                        q(f"sum(nats_varz_slow_consumers{{{NS}}})", "slow consumers"),
+                    ),
+                    description="From nats-server's /varz, through the exporter (embedded: "
+                    "`lianxin up`'s, job nats; cluster: the official chart's sidecar).",
+                ),
+                Panel(
+                    "NATS messages in and out",
+                    (
+                        q(f"sum(rate(nats_varz_in_msgs{{{NS}}}[{RATE}]))", "in"),
+                        q(f"sum(rate(nats_varz_out_msgs{{{NS}}}[{RATE}]))", "out"),
+                    ),
+                    unit="ops",
+                ),
+                Panel(
+                    "JetStream storage and memory used",
+                    (
+                        q(f"sum(nats_varz_jetstream_stats_storage{{{NS}}})", "storage"),
+                        q(f"sum(nats_varz_jetstream_stats_memory{{{NS}}})", "memory"),
+                    ),
+                    unit="bytes",
+                ),
+                Panel(
+                    "JetStream pending per consumer (the server's view)",
+                    (
+                        q(
+                            "max by (stream_name, consumer_name) (nats_consumer_num_pending"
+                            f"{{{NS}}})",
+                            "{{stream_name}} {{consumer_name}}",
+                        ),
+                    ),
+                    description="Every replica of a consumer reports the same: max.",
                 ),
             ),
         ),

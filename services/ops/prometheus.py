@@ -36,9 +36,12 @@ def write_config(
     targets: dict[str, str],
     scrape_interval: str = "15s",
     rules_file: Path = RULES_FILE,
+    nats_exporter: str | None = None,
 ) -> Path:
     """prometheus.yml scraping each service's /metrics (job `lianxin-<service>`, as a
-    ServiceMonitor would name it) and loading `rules_file`."""
+    ServiceMonitor would name it), NATS's exporter at `nats_exporter` (job `nats`; in a
+    cluster the official chart's PodMonitor scrapes its sidecar, with the same metric
+    names) and loading `rules_file`."""
     directory.mkdir(parents=True, exist_ok=True)
     config: dict[str, Any] = {
         "global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
@@ -51,6 +54,10 @@ def write_config(
             for name, address in sorted(targets.items())
         ],
     }
+    if nats_exporter:
+        config["scrape_configs"].append(
+            {"job_name": "nats", "static_configs": [{"targets": [nats_exporter]}]}
+        )
     path = directory / "prometheus.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     return path

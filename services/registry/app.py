@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from lianxin.registry.v1 import registry_service_pb2, registry_service_pb2_grpc
+from lianxin.routing.v1 import routing_service_pb2
 from services.common.db import Database
 from services.common.server import ServiceHost, run_until_signalled
 from services.registry import demo, domain, events, metrics, store
@@ -15,6 +16,7 @@ from services.registry.config import RegistrySettings
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"].full_name
+ROUTING = routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"]
 
 
 async def create_server(settings: RegistrySettings) -> ServiceHost:
@@ -32,7 +34,7 @@ async def create_server(settings: RegistrySettings) -> ServiceHost:
     for word, level in domain.LEVELS.items():
         metrics.UNITS.labels(word).set(grid_map.count(level))
     relay = host.relay(store.outbox)
-    routing = host.channel(settings.routing_target) if settings.routing_target else None
+    routing = host.channel(settings.routing_target, ROUTING) if settings.routing_target else None
     servicer = RegistryServicer(
         db=db,
         grid_map=grid_map,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lianxin.registry.v1 import registry_service_pb2
 from lianxin.routing.v1 import routing_service_pb2, routing_service_pb2_grpc
 from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
@@ -14,6 +15,7 @@ from services.routing.directory import Directory
 from services.routing.scheduler import SlaScheduler
 
 SERVICE_NAME = routing_service_pb2.DESCRIPTOR.services_by_name["RoutingService"].full_name
+REGISTRY = registry_service_pb2.DESCRIPTOR.services_by_name["RegistryService"]
 
 
 async def create_server(settings: RoutingSettings) -> ServiceHost:
@@ -26,7 +28,7 @@ async def create_server(settings: RoutingSettings) -> ServiceHost:
     await host.connect_bus()
     relay = host.relay(store.outbox)
     directory = Directory(
-        host.channel(settings.registry_target), timeout=settings.registry_timeout_seconds
+        host.channel(settings.registry_target, REGISTRY), timeout=settings.registry_timeout_seconds
     )
     blobs = BlobStore(settings.data_dir / "photos")
     scheduler = SlaScheduler(

@@ -63,17 +63,20 @@ def test_ports_come_from_flags_over_the_environment_and_bad_ones_are_refused() -
         parse_ports("intake=99999", ports)
 
 
-def test_a_port_in_use_stops_the_launcher_before_it_starts_anything(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["routing-metrics", "nats-exporter"])
+def test_a_port_in_use_stops_the_launcher_before_it_starts_anything(
+    tmp_path: Path, name: str
+) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         ports = some_ports()
-        ports["routing-metrics"] = taken.getsockname()[1]
+        ports[name] = taken.getsockname()[1]
         proc = launch(tmp_path / "data", ports)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 2, out
-    assert f"routing-metrics: 127.0.0.1:{ports['routing-metrics']} is in use" in out
-    assert "--ports routing-metrics=PORT" in out
+    assert f"{name}: 127.0.0.1:{ports[name]} is in use" in out
+    assert f"--ports {name}=PORT" in out
     assert not (tmp_path / "data" / "nats" / "nats-server.pid").exists()
 
 

@@ -16,7 +16,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from lianxin.intake.v1 import intake_service_pb2_grpc
+from lianxin.intake.v1 import intake_service_pb2, intake_service_pb2_grpc
 from services.cli import connect
 from services.cli.main import main
 from services.common import channels
@@ -99,7 +99,10 @@ async def test_a_service_over_mtls_answers_a_client_with_a_certificate(
             )
             assert reply.created
         # The host's own channels (to the services it calls) carry its certificate.
-        assert await check(host.channel(host.address)) == health_pb2.HealthCheckResponse.SERVING
+        channel = host.channel(
+            host.address, intake_service_pb2.DESCRIPTOR.services_by_name["IntakeService"]
+        )
+        assert await check(channel) == health_pb2.HealthCheckResponse.SERVING
         # Plaintext gets nowhere.
         async with grpc.aio.insecure_channel(host.address) as plain:
             await refused(plain)

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from services.cli.up import OTHER_PORTS
+from services.ops.natsexporter import CHART_PREFIX
 from tests.deploy.helm import CHARTS, ROOT
 
 SCRIPTS = sorted((ROOT / "deploy").rglob("*.sh"))
@@ -49,6 +51,20 @@ def test_nats_values_give_jetstream_on_file_storage_synced_and_three_servers() -
         assert js["merge"]["sync_interval"] == "always"
     umbrella = yaml.safe_load((CHARTS / "lianxin/values-production.yaml").read_text())
     assert umbrella["global"]["stream"]["replicas"] == prod["config"]["cluster"]["replicas"]
+
+
+def test_nats_values_run_the_official_exporter_with_a_podmonitor_our_prometheus_selects() -> None:
+    prod = yaml.safe_load((CHARTS / "nats/values.yaml").read_text())
+    assert prod["config"]["monitor"]["enabled"] is True  # the exporter reads it
+    exporter = prod["promExporter"]
+    assert exporter["enabled"] is True and exporter["podMonitor"]["enabled"] is True
+    assert exporter["port"] == OTHER_PORTS["nats-exporter"] == 7777  # the embedded one's too
+    # The chart's sidecar names its series with -prefix=nats (its args are not overridden
+    # here): the embedded exporter uses the same prefix, so one dashboard serves both.
+    assert not {"args", "patch"} & set(exporter) and CHART_PREFIX == "nats"
+    umbrella = yaml.safe_load((CHARTS / "lianxin/values-production.yaml").read_text())
+    selected = umbrella["global"]["serviceMonitor"]["labels"]
+    assert exporter["podMonitor"]["merge"]["metadata"]["labels"] == selected
 
 
 def test_the_image_script_says_so_when_no_builder_works(tmp_path: Path) -> None:

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent import futures
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from typing import Any
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+from prometheus_client.parser import text_string_to_metric_families
 
 from lianxin.intake.v1 import intake_service_pb2 as intake_svc
 from lianxin.intake.v1 import intake_service_pb2_grpc
@@ -96,6 +98,7 @@ class Stack:
     collector: Collector
     fired: set[str] = field(default_factory=set)
     story_case_ids: list[str] = field(default_factory=list)
+    routing_at_start: dict[tuple[str, ...], float] = field(default_factory=dict)
 
     def target(self, name: str) -> str:
         return f"127.0.0.1:{self.ports[name]}"
@@ -202,8 +205,23 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         gateway.shutdown()
 
 
+def _client_calls(port: int) -> dict[tuple[str, ...], float]:
+    """routing's client-side RPC counters on its /metrics: (service, method, code) → value."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        text = reply.read().decode()
+    return {
+        (m.labels["grpc_service"], m.labels["grpc_method"], m.labels["grpc_code"]): m.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "lianxin_grpc_client_handled"
+        for m in family.samples
+        if m.name == "lianxin_grpc_client_handled_total"
+    }
+
+
 def _drive(s: Stack) -> None:
     targets = {n: s.target(n) for n in ("intake", "registry", "routing", "notify")}
+    # Before any traffic: routing's calls to registry exist at 0 (issue 9: every counter).
+    s.routing_at_start = _client_calls(s.ports["routing-metrics"])
     # Prometheus has scraped every service once: the counters' zeros are its first samples.
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -238,6 +256,8 @@ def _drive(s: Stack) -> None:
             for i in range(3):
                 assert intake.SubmitCase(story_submission(f"outage-{i}"), timeout=10).case.id
             assert s.wait_firing("LianxinOutboxStale"), s.firing()
+            # NATS's own exporter (the launcher's) says it cannot read the server.
+            assert s.wait_firing("LianxinNatsDown"), s.firing()
         finally:
             os.kill(nats, signal.SIGCONT)
     assert s.wait_firing("LianxinDeliveriesFailing"), s.fired
@@ -299,8 +319,22 @@ def test_the_command_centre_numbers_are_non_zero_after_the_story(stack: Stack) -
     assert float(errors[0]["value"][1]) >= 1
 
 
+def test_client_rpc_series_exist_at_zero_from_start_and_count_the_calls(stack: Stack) -> None:
+    locate = ("lianxin.registry.v1.RegistryService", "LocateGrid")
+    assert stack.routing_at_start[(*locate, "OK")] == 0
+    assert stack.routing_at_start[(*locate, "UNAVAILABLE")] == 0
+    assert all(v == 0 for v in stack.routing_at_start.values()), stack.routing_at_start
+    assert _client_calls(stack.ports["routing-metrics"])[(*locate, "OK")] >= 1
+    calls = stack.query(
+        'sum(lianxin_grpc_client_handled_total{job="lianxin-routing", grpc_method="LocateGrid",'
+        ' grpc_code="OK"})'
+    )
+    assert float(calls[0]["value"][1]) >= 1
+
+
 def test_the_provoked_alerts_fired_and_the_rest_stayed_silent(stack: Stack) -> None:
-    assert {"LianxinOutboxStale", "LianxinDeliveriesFailing", "LianxinDeadLetters"} <= stack.fired
+    provoked = {"LianxinOutboxStale", "LianxinNatsDown", "LianxinDeliveriesFailing"}
+    assert provoked | {"LianxinDeadLetters"} <= stack.fired
     # No server errors, no target down: a caller's INVALID_ARGUMENT is not a server error.
     assert not stack.fired & {"LianxinHighErrorRatio", "LianxinServiceDown"}, stack.fired
 

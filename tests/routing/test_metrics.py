@@ -18,6 +18,9 @@ from tests.routing.test_clocks import tick, tuesday
 from tests.system import running_system
 
 STREET_WORKER = by("staff-cc-370402003")
+LOCATE = {"grpc_service": "lianxin.registry.v1.RegistryService", "grpc_method": "LocateGrid"}
+LOCATE_OK = {**LOCATE, "grpc_code": "OK"}
+LOCATE_DENIED = {**LOCATE, "grpc_code": "PERMISSION_DENIED"}
 
 
 def value(name: str, **labels: str) -> float:
@@ -43,7 +46,15 @@ async def test_a_case_moves_through_the_command_centres_numbers(
     async with running_system(tmp_path, nats_url, clock=clock) as system:
         routing = system.hosts["routing"]
         before = counters()
+        # routing's calls to registry are counted from 0 (the series exist before the first
+        # call: other tests' services share this registry, so the value is this process's).
+        located = REGISTRY.get_sample_value("lianxin_grpc_client_handled_total", LOCATE_OK)
+        assert located is not None
+        refused = REGISTRY.get_sample_value("lianxin_grpc_client_handled_total", LOCATE_DENIED)
+        assert refused is not None
         case = await new_case(system, "metrics-1")  # household_electrical, at the community
+        assert value("lianxin_grpc_client_handled_total", **LOCATE_OK) == located + 1
+        assert value("lianxin_grpc_client_handled_total", **LOCATE_DENIED) == refused
         assert value("lianxin_routing_open_cases", street=STREET, level="community") == 1
         assert value("lianxin_routing_open_cases", street=STREET, level="street") == 0
         assert counters()["dispatch"] == before["dispatch"] + 1
