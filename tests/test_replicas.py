@@ -1,8 +1,10 @@
 """The production shape on loopback: two replicas of every service sharing its PostgreSQL
 database, a three-node JetStream cluster with the stream at R3. The article's story plays
 through it, then a burst goes in through both intake replicas — with pairs of duplicates
-sent to different replicas at the same moment — while one NATS node is SIGKILLed. Every
-case is filed, dispatched and told exactly once; every duplicate pair makes one case."""
+sent to different replicas at the same moment, and the same submission sent to both at
+once — while one NATS node and one routing replica are SIGKILLed (the replica is started
+again). Every case is filed, dispatched and told exactly once; every duplicate pair makes
+one case, every same-reference twin one case."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from tests.postgres import PostgresServer
 REPLICAS = 2
 BURST = 400
 PAIRS = 20  # of the burst, pairs of the same case sent to both intakes at once
+TWINS = 10  # then the same submission (one reference) sent to both intakes at once
 IN_FLIGHT = 32
 FOLLOWED_ON_B = 300  # WatchCases changes a hotline takes from the second intake, then moves
 
@@ -79,14 +82,18 @@ def replicas(
     return out
 
 
-async def burst(targets: list[str], acked: dict[str, str]) -> None:
+async def burst(targets: list[str], acked: dict[str, str], twins: dict[str, list[str]]) -> None:
     """BURST cases round-robin over the intake replicas; the first PAIRS go to both at
-    once under two references (a citizen calling twice: a duplicate)."""
+    once under two references (a citizen calling twice: a duplicate), the next TWINS to
+    both at once under one reference (a hotline retrying on the other replica: one case,
+    whose id both answers give, in `twins`)."""
     channels = [callers.channel(t) for t in targets]
     stubs = [intake_service_pb2_grpc.IntakeServiceStub(c) for c in channels]
     sem = asyncio.Semaphore(IN_FLIGHT)
 
-    async def one(i: int, stub: intake_service_pb2_grpc.IntakeServiceStub, ref: str) -> None:
+    async def one(
+        i: int, stub: intake_service_pb2_grpc.IntakeServiceStub, ref: str, twin: bool = False
+    ) -> None:
         req = submission(i + 1)  # the lattice from its second point: not the story's home
         req.category = "household_electrical"
         req.external_ref = ref
@@ -100,6 +107,8 @@ async def burst(targets: list[str], acked: dict[str, str]) -> None:
                     await asyncio.sleep(0.25)
                     continue
                 acked[ref] = reply.case.id
+                if twin:
+                    twins.setdefault(ref, []).append(reply.case.id)
                 return
             raise AssertionError(f"{ref} never acknowledged")
 
@@ -107,6 +116,9 @@ async def burst(targets: list[str], acked: dict[str, str]) -> None:
     for i in range(BURST):
         if i < PAIRS:
             tasks += [one(i, stubs[0], f"burst-{i}-a"), one(i, stubs[1], f"burst-{i}-b")]
+        elif i < PAIRS + TWINS:
+            ref = f"burst-{i}-twin"
+            tasks += [one(i, stubs[0], ref, twin=True), one(i, stubs[1], ref, twin=True)]
         else:
             tasks.append(one(i, stubs[i % len(stubs)], f"burst-{i}"))
     try:
@@ -169,8 +181,13 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
 
         acked: dict[str, str] = {}
         killer = asyncio.create_task(kill_a_node_soon(cluster))
-        await burst([s.target for s in services["intake"]], acked)
+        replaced = asyncio.create_task(kill_a_replica_soon(services["routing"][1]))
+        twins: dict[str, list[str]] = {}
+        await burst([s.target for s in services["intake"]], acked, twins)
+        # The same submission on both replicas at once is one case; both were told its id.
+        assert len(twins) == TWINS and all(len(v) == 2 and v[0] == v[1] for v in twins.values())
         await killer
+        await replaced
 
         async with (
             callers.channel(services["intake"][1].target) as ic,
@@ -213,7 +230,9 @@ async def test_two_replicas_of_everything_on_postgresql_and_a_nats_cluster_do_it
         print(
             f"\nreplicas: {len(acked)} acknowledged, lost {len(outcome.lost)}, doubled "
             f"{len(outcome.doubled)}, stuck {outcome.stuck}, re-sent {len(outcome.resent)}, "
-            f"duplicate pairs merged {merged}/{PAIRS}, WatchCases {len(streamed)} changes "
+            f"duplicate pairs merged {merged}/{PAIRS}, same-reference twins one case "
+            f"{TWINS}/{TWINS}, a routing replica SIGKILLed and replaced, "
+            f"WatchCases {len(streamed)} changes "
             f"({FOLLOWED_ON_B} on one intake, the rest resumed on the other), none missed"
         )
         assert len(acked) == BURST + PAIRS
@@ -304,3 +323,14 @@ class Hotline:
 async def kill_a_node_soon(cluster: NatsCluster) -> None:
     await asyncio.sleep(3.0)
     await asyncio.to_thread(cluster.nodes[0].kill)
+
+
+async def kill_a_replica_soon(replica: Service) -> None:
+    """SIGKILL one routing replica while it files the burst, and start it again a few
+    seconds later, as a Deployment replaces a pod: what it had fetched but not acked
+    comes back to either replica; what it had committed stays done once."""
+    await asyncio.sleep(2.0)
+    await asyncio.to_thread(replica.kill)
+    await asyncio.sleep(5.0)
+    replica.start()
+    await asyncio.to_thread(wait_serving, replica.target)

@@ -5,10 +5,10 @@ Producers write the business row and an outbox row in one transaction (`stage()`
 drops a duplicate inside the stream's window) and deletes them once JetStream has acked.
 A crash between commit and publish only delays the event.
 
-Consumers (`EventConsumer`) pull from a durable consumer, run the handler, and the
-handler's effect is written with `(consumer, event id)` into the inbox table in the same
-transaction (`apply()`); only then is the message acked. A redelivered event finds its
-inbox row and has no second effect.
+Consumers (`services/common/consumer.py`) pull from a durable consumer, run the handler,
+and the handler's effect is written with `(consumer, event id)` into the inbox table in
+the same transaction; only then is the message acked. A redelivered event finds its inbox
+row and has no second effect.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,12 +26,8 @@ from typing import Any
 import nats
 import nats.errors
 from nats.aio.client import Client as NATS
-from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import (
-    AckPolicy,
-    ConsumerConfig,
-    DeliverPolicy,
     StorageType,
     StreamConfig,
 )
@@ -165,7 +161,7 @@ def stage(conn: Connection, outbox: Table, items: list[Staged]) -> None:
 _INSERT_IGNORE: dict[tuple[str, Table], Any] = {}
 
 
-def _insert_ignore_stmt(conn: Connection, table: Table) -> Any:
+def insert_ignore_stmt(conn: Connection, table: Table) -> Any:
     """INSERT … ON CONFLICT DO NOTHING for `table`, built once per dialect."""
     key = (conn.dialect.name, table)
     stmt = _INSERT_IGNORE.get(key)
@@ -179,7 +175,7 @@ def insert_ignore(conn: Connection, table: Table, values: dict[str, Any]) -> boo
     """INSERT … ON CONFLICT DO NOTHING; True when the row was new."""
     # psycopg reports rowcount -1 for this statement unless SQLAlchemy is asked to keep it.
     result = conn.execute(
-        _insert_ignore_stmt(conn, table), values, execution_options={"preserve_rowcount": True}
+        insert_ignore_stmt(conn, table), values, execution_options={"preserve_rowcount": True}
     )
     return result.rowcount == 1
 
@@ -191,15 +187,8 @@ def insert_ignore_many(
     values of the rows that were new."""
     if not rows:
         return set()
-    stmt = _insert_ignore_stmt(conn, table).returning(table.c[key])
+    stmt = insert_ignore_stmt(conn, table).returning(table.c[key])
     return set(conn.execute(stmt, rows).scalars())
-
-
-def claim(conn: Connection, inbox: Table, consumer: str, event_id: str) -> bool:
-    """Record (consumer, event id); False when it was already there (a redelivery)."""
-    return insert_ignore(
-        conn, inbox, {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
-    )
 
 
 # --- NATS --------------------------------------------------------------------------------
@@ -395,7 +384,7 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._backlog = telemetry.OUTBOX_BACKLOG.labels(service)
-        self.heartbeat: Callable[[], None] = _no_heartbeat
+        self.heartbeat: Callable[[], None] = no_heartbeat
 
     def kick(self) -> None:
         """Tell the relay there is something new (called after a commit that staged)."""
@@ -538,7 +527,7 @@ class OutboxRelay:
         return done, failed
 
 
-def _no_heartbeat() -> None:
+def no_heartbeat() -> None:
     """The default heartbeat: the `Supervisor` replaces it."""
 
 
@@ -550,219 +539,3 @@ async def wait_any(*events: asyncio.Event, timeout: float | None = None) -> None
     finally:
         for t in tasks:
             t.cancel()
-
-
-# --- consumers ---------------------------------------------------------------------------
-
-
-class RetryLater(Exception):
-    """Raised by a handler when a dependency is down: the event comes back after `delay`."""
-
-    def __init__(self, message: str, delay: float = 2.0) -> None:
-        super().__init__(message)
-        self.delay = delay
-
-
-Effect = Callable[[Connection], Any]
-Apply = Callable[[Effect], Awaitable[bool]]
-Handler = Callable[[event_pb2.Event, Apply], Awaitable[None]]
-
-
-class EventConsumer:
-    """A durable pull consumer whose handler's effects happen once per event.
-
-    `run()` binds to the durable consumer (creating or updating it), then fetches and
-    processes batches until `stop`. It survives what NATS does to it: a fetch or an ack
-    that times out while the server restarts, a connection that is reconnecting, a
-    consumer that vanished with a wiped store (it is created again). Nothing a message
-    does ends the loop: a handler's error naks the message with back-off, a lost ack only
-    means the event comes again and finds its inbox row. What is left (say, the database
-    failing every fetch round) ends `run()` with the error, for the `Supervisor` to log
-    and restart.
-    """
-
-    # Fetch rounds in a row that may fail (other than an empty fetch) before the
-    # subscription is bound again from scratch.
-    REBIND_AFTER = 5
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        db: Database,
-        js: JetStreamContext,
-        inbox: Table,
-        stream: str,
-        filter_subject: str | Sequence[str],
-        handler: Handler,
-        ack_wait: float = 30.0,
-        batch: int = 64,
-        on_applied: Callable[[], None] | None = None,
-    ) -> None:
-        self.name = name
-        self.db = db
-        self.js = js
-        self.inbox = inbox
-        self.stream = stream
-        self.filter_subject = filter_subject
-        self.handler = handler
-        self.ack_wait = ack_wait
-        self.batch = batch
-        self.on_applied = on_applied
-        self.heartbeat: Callable[[], None] = _no_heartbeat
-        self._sub: JetStreamContext.PullSubscription | None = None
-
-    def _config(self) -> ConsumerConfig:
-        subjects = (
-            [self.filter_subject]
-            if isinstance(self.filter_subject, str)
-            else list(self.filter_subject)
-        )
-        return ConsumerConfig(
-            durable_name=self.name,
-            ack_policy=AckPolicy.EXPLICIT,
-            deliver_policy=DeliverPolicy.ALL,
-            ack_wait=self.ack_wait,
-            max_ack_pending=1024,
-            **(
-                {"filter_subject": subjects[0]}
-                if len(subjects) == 1
-                else {"filter_subjects": subjects}
-            ),
-        )
-
-    async def start(self) -> None:
-        """Create or update the durable consumer (its filter may have changed), then bind."""
-        await self._unbind()
-        await self.js.add_consumer(self.stream, self._config())
-        self._sub = await self.js.pull_subscribe_bind(durable=self.name, stream=self.stream)
-
-    async def run(self, stop: asyncio.Event) -> None:
-        backoff = Backoff(base=0.25, cap=5.0)
-        stopping = asyncio.ensure_future(stop.wait())
-        failures = 0
-        try:
-            while not stop.is_set():
-                if self._sub is None or failures >= self.REBIND_AFTER:
-                    try:
-                        await self.start()
-                    except Exception as exc:
-                        failures += 1
-                        self._log_failure(failures, "binding", exc)
-                        await wait_any(stop, timeout=backoff.next())
-                        continue
-                    if failures:
-                        log.info("%s: bound to the durable consumer again", self.name)
-                    failures = 0
-                assert self._sub is not None
-                # A fetch waits up to 5 s for messages; shutdown does not wait for it (a
-                # message fetched but not acked is simply delivered again later).
-                fetch = asyncio.ensure_future(self._sub.fetch(self.batch, timeout=5.0))
-                await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
-                if not fetch.done():
-                    fetch.cancel()
-                    return
-                try:
-                    msgs = fetch.result()
-                except TimeoutError:
-                    # Nothing to fetch; while the connection is down it says nothing, and
-                    # the round is no heartbeat.
-                    if self.js._nc.is_connected:
-                        self.heartbeat()
-                    continue
-                except Exception as exc:
-                    failures += 1
-                    self._log_failure(failures, "fetch", exc)
-                    await wait_any(stop, timeout=backoff.next())
-                    continue
-                if failures:
-                    log.info("%s: fetching again", self.name)
-                failures = 0
-                backoff.reset()
-                await asyncio.gather(*(self._process(m) for m in msgs))
-                self.heartbeat()
-        finally:
-            stopping.cancel()
-
-    def _log_failure(self, failures: int, what: str, exc: BaseException) -> None:
-        if failures == 1 or failures % 20 == 0:
-            log.warning(
-                "%s: %s failed (%s: %s; %d in a row); retrying with back-off",
-                self.name,
-                what,
-                type(exc).__name__,
-                exc,
-                failures,
-            )
-
-    async def _unbind(self) -> None:
-        if self._sub is not None:
-            sub, self._sub = self._sub, None
-            try:
-                await sub.unsubscribe()
-            except Exception:  # the connection may be closing or reconnecting
-                log.debug("%s: unsubscribe failed", self.name, exc_info=True)
-
-    async def stop(self) -> None:
-        await self._unbind()
-
-    async def _process(self, msg: Msg) -> None:
-        """Handle one message; never raises (the loop must go on)."""
-        try:
-            await self._handle(msg)
-        except Exception as exc:
-            # An ack, nak or term that did not reach the server (it restarts, the link is
-            # cut): the message comes back after ack_wait and the inbox decides.
-            log.warning(
-                "%s: could not settle a message on %s (%s: %s); it will be redelivered",
-                self.name,
-                msg.subject,
-                type(exc).__name__,
-                exc,
-            )
-
-    async def _handle(self, msg: Msg) -> None:
-        try:
-            event = event_pb2.Event.FromString(msg.data)
-        except Exception:
-            log.error("%s: unreadable event on %s; terminated", self.name, msg.subject)
-            telemetry.EVENTS_CONSUMED.labels(self.name, "unreadable", "rejected").inc()
-            await msg.term()
-            return
-        applied: list[bool] = []
-
-        async def apply(effect: Effect) -> bool:
-            def job(conn: Connection) -> bool:
-                if not claim(conn, self.inbox, self.name, event.id):
-                    return False
-                effect(conn)
-                return True
-
-            ok = await self.db.write(job)
-            applied.append(ok)
-            return ok
-
-        with telemetry.consumer_span(self.name, msg.subject, msg.headers, event) as span:
-            try:
-                await self.handler(event, apply)
-            except RetryLater as exc:
-                log.warning("%s: %s: retry in %.1fs (%s)", self.name, event.type, exc.delay, exc)
-                telemetry.EVENTS_CONSUMED.labels(self.name, event.type, "retry").inc()
-                await msg.nak(delay=exc.delay)
-                return
-            except Exception as exc:
-                telemetry.span_failed(span, exc)
-                delay = min(30.0, 0.5 * 2 ** min(msg.metadata.num_delivered, 6))
-                log.exception(
-                    "%s: %s %s failed; retry in %.1fs", self.name, event.type, event.id, delay
-                )
-                telemetry.EVENTS_CONSUMED.labels(self.name, event.type, "retry").inc()
-                await msg.nak(delay=delay)
-                return
-        outcome = "applied" if any(applied) else ("duplicate" if applied else "ignored")
-        telemetry.EVENTS_CONSUMED.labels(self.name, event.type, outcome).inc()
-        if self.on_applied is not None and any(applied):
-            self.on_applied()
-        # The effect is committed with its inbox row: a plain ack is enough (an ack lost
-        # with a restarting server only brings the event back as a duplicate).
-        await msg.ack()

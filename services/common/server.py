@@ -43,6 +43,7 @@ from sqlalchemy import Table
 from services.common import bus, channels, telemetry, tokens
 from services.common.auth import SERVICE_SCOPES
 from services.common.authz import AuthInterceptor
+from services.common.consumer import EventConsumer
 from services.common.db import Database, check_schema, migrate
 from services.common.guard import RequestGuardInterceptor, max_receive_bytes
 from services.common.interceptors import (
@@ -138,7 +139,7 @@ class ServiceHost:
         self.nc: NATS | None = None
         self.js: JetStreamContext | None = None
         self._relays: list[bus.OutboxRelay] = []
-        self._consumers: list[bus.EventConsumer] = []
+        self._consumers: list[EventConsumer] = []
         self._channels: list[grpc.aio.Channel] = []
         self._background: list[tuple[str, Loop]] = []
         self._listeners: list[tuple[str, Callable[[], None]]] = []
@@ -226,9 +227,9 @@ class ServiceHost:
         filter_subject: str | Sequence[str],
         handler: bus.Handler,
         on_applied: Callable[[], None] | None = None,
-    ) -> bus.EventConsumer:
+    ) -> EventConsumer:
         assert self.db is not None and self.js is not None
-        c = bus.EventConsumer(
+        c = EventConsumer(
             name=name,
             db=self.db,
             js=self.js,

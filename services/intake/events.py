@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
-
 from lianxin.events.v1 import event_pb2
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.common.bus import Apply
+from services.common.consumer import Apply, Batched
 from services.common.timeutil import from_ts
 from services.intake import metrics, store
 
@@ -40,10 +38,8 @@ async def handle(event: event_pb2.Event, apply: Apply) -> None:
         "filing_error": c.filing_error,
     }
 
-    def effect(conn: Connection) -> None:
-        store.apply_transition(conn, event_id=event.id, row=row)
-
-    if await apply(effect):
+    # Written with the other status changes of its writer group: one statement per table.
+    if await apply(Batched(store.apply_transitions, {**row, "event_id": event.id})):
         metrics.STATUS_CHANGES.labels(
             routing_res.CaseStatus.Name(c.status).removeprefix("CASE_STATUS_").lower()
         ).inc()

@@ -23,6 +23,7 @@ from sqlalchemy import (
     UniqueConstraint,
     and_,
     bindparam,
+    case,
     func,
     insert,
     literal,
@@ -31,7 +32,7 @@ from sqlalchemy import (
     update,
 )
 
-from services.common.bus import Staged, bus_tables, insert_ignore, stage
+from services.common.bus import Staged, bus_tables, insert_ignore_stmt, stage
 from services.common.errors import AlreadyExists
 from services.common.validate import LIKE_ESCAPE, like_prefix
 from services.intake import domain
@@ -341,42 +342,90 @@ def _before_timeline_append(conn: Connection) -> None:
 
 def apply_transition(conn: Connection, *, event_id: str, row: dict[str, Any]) -> None:
     """Record one status change in the timeline and, when it is the newest, on the case."""
-    _before_timeline_append(conn)
-    insert_ignore(
-        conn,
-        timeline,
-        {
-            "event_id": event_id,
-            "case_id": row["case_id"],
-            "version": row["version"],
-            "status": row["status"],
-            "transition": row["transition"],
-            "unit_code": row["unit_code"],
-            "unit_name": row["unit_name"],
-            "note": row["note"],
-            "time": row["time"],
-        },
-    )
-    conn.execute(
-        update(cases)
-        .where(and_(cases.c.id == row["case_id"], cases.c.version < row["version"]))
-        .values(
-            status=row["status"],
-            grid_code=row["grid_code"],
-            assigned_unit_code=row["unit_code"],
-            assigned_unit_name=row["unit_name"],
-            level=row["level"],
-            deadline_time=row["deadline_time"],
-            result=row["result"],
-            filing_error=row["filing_error"],
-            version=row["version"],
-            updated_at=row["time"],
-            # The first time it closed; cleared when a later step reopens it.
-            closed_at=(
-                func.coalesce(cases.c.closed_at, row["time"]) if row["status"] == CLOSED else None
+    apply_transitions(conn, [{**row, "event_id": event_id}])
+
+
+_TIMELINE_COLUMNS = (
+    "event_id",
+    "case_id",
+    "version",
+    "status",
+    "transition",
+    "unit_code",
+    "unit_name",
+    "note",
+    "time",
+)
+# The case takes its newest change (a change older than the stored version is history
+# only). closed_at is the first time it closed: kept while it stays closed, cleared when a
+# later step reopens it.
+_UPDATE_CASE = (
+    update(cases)
+    .where(and_(cases.c.id == bindparam("b_id"), cases.c.version < bindparam("b_version")))
+    .values(
+        status=bindparam("b_status"),
+        grid_code=bindparam("b_grid_code"),
+        assigned_unit_code=bindparam("b_unit_code"),
+        assigned_unit_name=bindparam("b_unit_name"),
+        level=bindparam("b_level"),
+        deadline_time=bindparam("b_deadline_time"),
+        result=bindparam("b_result"),
+        filing_error=bindparam("b_filing_error"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_time"),
+        closed_at=case(
+            (
+                bindparam("b_status", type_=Integer) == CLOSED,
+                func.coalesce(
+                    cases.c.closed_at, bindparam("b_closed_at", type_=cases.c.closed_at.type)
+                ),
             ),
-        )
+            else_=None,
+        ),
     )
+)
+
+
+def apply_transitions(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Record status changes (each with its `event_id`) in the timeline, one statement,
+    and each case's newest of them on the case, one statement."""
+    if not rows:
+        return
+    _before_timeline_append(conn)
+    conn.execute(
+        insert_ignore_stmt(conn, timeline), [{k: r[k] for k in _TIMELINE_COLUMNS} for r in rows]
+    )
+    by_case: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        by_case.setdefault(r["case_id"], []).append(r)
+    updates = []
+    for changes in by_case.values():
+        changes.sort(key=lambda r: r["version"])
+        newest = changes[-1]
+        # Closed since when, as far as these changes say: the first of the closed run
+        # they end with (the stored closed_at, if any, still wins).
+        closed_at = None
+        for r in reversed(changes):
+            if r["status"] != CLOSED:
+                break
+            closed_at = r["time"]
+        updates.append(
+            {
+                "b_id": newest["case_id"],
+                "b_version": newest["version"],
+                "b_status": newest["status"],
+                "b_grid_code": newest["grid_code"],
+                "b_unit_code": newest["unit_code"],
+                "b_unit_name": newest["unit_name"],
+                "b_level": newest["level"],
+                "b_deadline_time": newest["deadline_time"],
+                "b_result": newest["result"],
+                "b_filing_error": newest["filing_error"],
+                "b_time": newest["time"],
+                "b_closed_at": closed_at,
+            }
+        )
+    conn.execute(_UPDATE_CASE, updates)
 
 
 # --- retention (services/common/retention.py runs it) -------------------------------------

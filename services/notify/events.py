@@ -26,8 +26,8 @@ from lianxin.registry.v1 import registry_service_pb2_grpc
 from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import telemetry
-from services.common.bus import Apply, RetryLater
 from services.common.cache import TtlCache
+from services.common.consumer import Apply, RetryLater
 from services.common.db import Database
 from services.common.policy import Policy
 from services.common.timeutil import utcnow

@@ -21,7 +21,7 @@ from datetime import UTC
 from sqlalchemy import Connection
 
 from lianxin.events.v1 import event_pb2
-from services.common.bus import Apply
+from services.common.consumer import Apply
 from services.common.db import Database
 from services.registry import store
 

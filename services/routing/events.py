@@ -19,7 +19,7 @@ from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as res
 from services.common import telemetry
-from services.common.bus import Apply, RetryLater
+from services.common.consumer import Apply, RetryLater
 from services.common.policy import Policy
 from services.routing import domain, locating, metrics, store
 from services.routing.clock import Clock

@@ -19,8 +19,8 @@ from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.notify.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.common import bus
-from services.common.bus import RetryLater
+from services.common import bus, consumer
+from services.common.consumer import RetryLater
 from services.common.db import Database, migrate
 from services.common.policy import load_policy
 from services.notify import domain, store, templates
@@ -475,15 +475,16 @@ async def test_a_step_waits_for_its_case_received(db: Database) -> None:
             case_transitioned=event_pb2.CaseTransitioned(case=case),
         )
 
-    def applier(event: event_pb2.Event) -> bus.Apply:
+    def applier(event: event_pb2.Event) -> consumer.Apply:
         """What EventConsumer gives a handler: the effect with the inbox row, once."""
 
-        async def apply(effect: bus.Effect) -> bool:
+        async def apply(effect: consumer.Effect) -> bool:
             def job(conn: Any) -> bool:
-                if not bus.claim(conn, store.inbox, CONSUMER, event.id):
-                    return False
-                effect(conn)
-                return True
+                items = [(event.id, effect)]
+                (ok,) = consumer.apply_group(
+                    conn, inbox=store.inbox, consumer=CONSUMER, items=items
+                )
+                return ok
 
             return await db.write(job)
 
