@@ -433,8 +433,15 @@ class ServiceHost:
         for ch in self._channels:
             await ch.close()
         if self.nc is not None and not self.nc.is_closed:
-            with contextlib.suppress(Exception):
-                await self.nc.drain()
+            try:
+                await self.nc.drain()  # closes the client once drained
+            except Exception as exc:  # reconnecting, or the server is gone
+                log.info("%s: NATS not drained (%s); closing", self.name, type(exc).__name__)
+            if not self.nc.is_closed:
+                # A client left open would go on reconnecting for the life of the process
+                # (and in the tests, join the next NATS server to take the same port).
+                with contextlib.suppress(Exception):
+                    await self.nc.close()
         if self._metrics_server is not None:
             self._metrics_server.shutdown()
             self._metrics_server.server_close()
