@@ -245,16 +245,13 @@ async def echo_rate(port: int, in_flight: int, calls: int) -> float:
 
 def seed(root: Path, stored: int) -> None:
     """Give intake's and routing's databases (migrated, under `root`/stack/data) `stored`
-    cases, written straight into their tables in batches."""
+    cases, and notify's `stored` sent deliveries, written straight into their tables in
+    batches."""
     if stored <= 0:
         return
     import random
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
-    from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text, insert
-
-    from services.common.db import Database, migrate
-    from services.common.ids import uuid7
     from services.intake import store as intake_store
     from services.routing import store as routing_store
 
@@ -262,61 +259,115 @@ def seed(root: Path, stored: int) -> None:
     data.mkdir(parents=True, exist_ok=True)
     rng = random.Random(7)
     now = datetime.now(UTC)
-    categories = ["household_electrical", "street_light", "sanitation", "illegal_vending"]
-
-    def blank(table: Any) -> dict[str, Any]:
-        row: dict[str, Any] = {}
-        for c in table.columns:
-            if c.nullable:
-                row[c.name] = None
-            elif isinstance(c.type, Boolean):
-                row[c.name] = False
-            elif isinstance(c.type, Integer):
-                row[c.name] = 0
-            elif isinstance(c.type, Float):
-                row[c.name] = 0.0
-            elif isinstance(c.type, DateTime):
-                row[c.name] = now
-            elif isinstance(c.type, String | Text):
-                row[c.name] = ""
-            else:
-                row[c.name] = "[]"
-        return row
-
     for service, store_mod in (("intake", intake_store), ("routing", routing_store)):
-        url = f"sqlite:///{(data / f'{service}.db').resolve()}"
-        migrate(url, store_mod.MIGRATIONS)
-        db = Database(url, sqlite_synchronous="NORMAL")
-        template = blank(store_mod.cases)
         rng.seed(7)
-        try:
-            for start in range(0, stored, 20_000):
-                rows = []
-                for i in range(start, min(stored, start + 20_000)):
-                    lat = LAT0 - 0.05 + rng.random() * 0.1
-                    lon = LON0 - 0.05 + rng.random() * 0.1
-                    created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
-                    open_ = rng.random() < 0.05
-                    row = {
-                        **template,
-                        "id": uuid7(),
-                        "category": rng.choice(categories),
-                        "channel": 1 + i % 4,
-                        "status": 3 if open_ else 6,
-                        "latitude": lat,
-                        "longitude": lon,
-                        "created_at": created,
-                        "updated_at": created,
-                    }
-                    if service == "intake":
-                        row["external_ref"] = f"seed-{i}"
-                    else:
-                        row["cell"] = routing_store.cell_of(lat, lon)
-                    rows.append(row)
-                table = store_mod.cases
-                db.write_sync(lambda conn, rows=rows, t=table: conn.execute(insert(t), rows))
-        finally:
-            db.close()
+        seed_cases(data, service, store_mod, stored, rng, now)
+    seed_deliveries(data, stored, now)
+
+
+def blank(table: Any, now: Any) -> dict[str, Any]:
+    """A row of `table` with every column set to a neutral value."""
+    from sqlalchemy import Boolean, DateTime, Float, Integer, String, Text
+
+    row: dict[str, Any] = {}
+    for c in table.columns:
+        if c.nullable:
+            row[c.name] = None
+        elif isinstance(c.type, Boolean):
+            row[c.name] = False
+        elif isinstance(c.type, Integer):
+            row[c.name] = 0
+        elif isinstance(c.type, Float):
+            row[c.name] = 0.0
+        elif isinstance(c.type, DateTime):
+            row[c.name] = now
+        elif isinstance(c.type, String | Text):
+            row[c.name] = ""
+        else:
+            row[c.name] = "[]"
+    return row
+
+
+def seed_cases(data: Path, service: str, store_mod: Any, stored: int, rng: Any, now: Any) -> None:
+    """Cases spread over two years, categories and the district's points; 5% still open."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert
+
+    from services.common.db import Database, migrate
+    from services.common.ids import uuid7
+    from services.routing import store as routing_store
+
+    categories = ["household_electrical", "street_light", "sanitation", "illegal_vending"]
+    url = f"sqlite:///{(data / f'{service}.db').resolve()}"
+    migrate(url, store_mod.MIGRATIONS)
+    db = Database(url, sqlite_synchronous="NORMAL")
+    template = blank(store_mod.cases, now)
+    try:
+        for start in range(0, stored, 20_000):
+            rows = []
+            for i in range(start, min(stored, start + 20_000)):
+                lat = LAT0 - 0.05 + rng.random() * 0.1
+                lon = LON0 - 0.05 + rng.random() * 0.1
+                created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
+                open_ = rng.random() < 0.05
+                row = {
+                    **template,
+                    "id": uuid7(),
+                    "category": rng.choice(categories),
+                    "channel": 1 + i % 4,
+                    "status": 3 if open_ else 6,
+                    "latitude": lat,
+                    "longitude": lon,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+                if service == "intake":
+                    row["external_ref"] = f"seed-{i}"
+                else:
+                    row["cell"] = routing_store.cell_of(lat, lon)
+                rows.append(row)
+            table = store_mod.cases
+            db.write_sync(lambda conn, rows=rows, t=table: conn.execute(insert(t), rows))
+    finally:
+        db.close()
+
+
+def seed_deliveries(data: Path, stored: int, now: Any) -> None:
+    """notify's history: one sent delivery (an SMS to the reporter) per stored case."""
+    from sqlalchemy import insert
+
+    from services.common.db import Database, migrate
+    from services.common.ids import uuid7
+    from services.notify import store as notify_store
+
+    url = f"sqlite:///{(data / 'notify.db').resolve()}"
+    migrate(url, notify_store.MIGRATIONS)
+    db = Database(url, sqlite_synchronous="NORMAL")
+    template = blank(notify_store.deliveries, now)
+    try:
+        for start in range(0, stored, 20_000):
+            rows = [
+                {
+                    **template,
+                    "id": uuid7(),
+                    "event_id": uuid7(),
+                    "event_type": "case.received",
+                    "case_id": uuid7(),
+                    "recipient_kind": "citizen",
+                    "recipient_id": f"seed-{i}",
+                    "address": f"138{i:08d}",
+                    "channel": 1,
+                    "status": 2,
+                    "data": "{}",
+                    "sent_at": now,
+                }
+                for i in range(start, min(stored, start + 20_000))
+            ]
+            t = notify_store.deliveries
+            db.write_sync(lambda conn, rows=rows, t=t: conn.execute(insert(t), rows))
+    finally:
+        db.close()
 
 
 async def cost_run(
@@ -375,6 +426,7 @@ async def _cost_run(stack: Stack, cases: int, run: str) -> dict[str, float]:
         "submit_p50_ms": 1000 * pct(latencies, 0.5),
         "routing_ms": out["cpu_ms"]["routing"],
         "intake_ms": out["cpu_ms"]["intake"],
+        "notify_ms": out["cpu_ms"]["notify"],
         "told_p50": out["told_p50"],
     }
 
@@ -599,7 +651,7 @@ def cost_as_data_grows(args: argparse.Namespace) -> int:
     print(f"\nCost as data grows ({args.cases} cases through the pipeline per size)\n")
     print(
         f"{'stored':>9} {'SubmitCase p50 ms':>18} {'ratio':>6} {'routing ms/case':>16} "
-        f"{'ratio':>6} {'intake ms/case':>15} {'ratio':>6}"
+        f"{'ratio':>6} {'intake ms/case':>15} {'ratio':>6} {'notify ms/case':>15} {'ratio':>6}"
     )
     for stored, r in results.items():
         submit_ratio = r["submit_p50_ms"] / base["submit_p50_ms"]
@@ -607,6 +659,7 @@ def cost_as_data_grows(args: argparse.Namespace) -> int:
             f"{stored:>9} {r['submit_p50_ms']:>18.2f} {submit_ratio:>5.2f}x"
             f" {r['routing_ms']:>16.1f} {r['routing_ms'] / base['routing_ms']:>5.2f}x"
             f" {r['intake_ms']:>15.1f} {r['intake_ms'] / base['intake_ms']:>5.2f}x"
+            f" {r['notify_ms']:>15.1f} {r['notify_ms'] / base['notify_ms']:>5.2f}x"
         )
     return 0
 

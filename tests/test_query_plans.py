@@ -51,6 +51,10 @@ LOW_SELECTIVITY_SEARCH = re.compile(
     r"SEARCH (\w+) USING (?:COVERING )?INDEX \w+ \((?:channel|status|category|level)=\?\)$"
 )
 
+# Routing's duplicate search (并单) reads the spatial cells around a point: the index on
+# (category, cell, created_at), never all of a category's cases of the window.
+DUPLICATE_SEARCH = re.compile(r"cases\.cell IN")
+
 COMMUNITY_WORKER = callers.as_actor("staff-ga-370402003001")
 
 
@@ -148,6 +152,9 @@ def sqlite_full_scans(engine: Engine, statement: str, params: Any) -> list[str]:
     out = []
     for row in rows:
         detail = row[-1]
+        if DUPLICATE_SEARCH.search(statement) and "ix_cases_category_cell_created_at" not in detail:
+            out.append(detail)  # the duplicate search must be bounded by place, not by time
+            continue
         if (m := LOW_SELECTIVITY_SEARCH.match(detail)) and m.group(1) not in SMALL_TABLES:
             out.append(detail)  # as good as a scan: every row of one channel, say
             continue

@@ -173,8 +173,10 @@ class Sender:
         result = conn.execute(
             update(d)
             .where(
-                d.c.id.in_([r.id for r in rows]),  # by the key, not the status's index
-                d.c.status.in_(store.RETRYABLE),
+                # By the key: `status + 0` keeps SQLite off the status index, which would
+                # read every due delivery (the whole backlog) for a batch of a few.
+                d.c.id.in_([r.id for r in rows]),
+                (d.c.status + 0).in_(store.RETRYABLE),
                 or_(
                     *(and_(d.c.id == r.id, d.c.next_attempt_at == r.next_attempt_at) for r in rows)
                 ),
