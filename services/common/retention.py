@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from prometheus_client import Counter
 from sqlalchemy import Connection
@@ -33,6 +33,36 @@ class Erase(Protocol):
     def __call__(
         self, conn: Connection, *, closed_before: datetime, now: datetime, limit: int
     ) -> list[str]: ...
+
+
+class RetentionSettings(Protocol):
+    reporter_retention_days: float
+    retention_interval_seconds: float
+    retention_batch: int
+
+
+class Host(Protocol):
+    def background(self, name: str, loop: Any) -> Any: ...
+
+
+def keep_reporters_limited(
+    host: Host, settings: RetentionSettings, *, db: Database, erase: Erase, counter: Counter
+) -> None:
+    """Run the `reporter-retention` loop on `host` when the service keeps reporters for a
+    limited time (`reporter_retention_days` > 0; 0 keeps them)."""
+    if settings.reporter_retention_days > 0:
+        host.background(
+            "reporter-retention",
+            RetentionJob(
+                what="reporters",
+                db=db,
+                erase=erase,
+                counter=counter,
+                days=settings.reporter_retention_days,
+                interval=settings.retention_interval_seconds,
+                batch=settings.retention_batch,
+            ),
+        )
 
 
 class RetentionJob:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from lianxin.intake.v1 import intake_service_pb2, intake_service_pb2_grpc
 from services.common.blobs import BlobStore, BlobSweeper
 from services.common.policy import load_policy
-from services.common.retention import RetentionJob
+from services.common.retention import keep_reporters_limited
 from services.common.server import ServiceHost, run_until_signalled
 from services.intake import events, metrics, store, watch
 from services.intake.api import IntakeServicer
@@ -49,19 +49,9 @@ async def create_server(settings: IntakeSettings) -> ServiceHost:
         ),
     )
     # PIPL minimisation: reporters of cases closed long ago (what stays: store.py).
-    if settings.reporter_retention_days > 0:
-        host.background(
-            "reporter-retention",
-            RetentionJob(
-                what="reporters",
-                db=db,
-                erase=store.anonymise_reporters,
-                counter=metrics.REPORTERS_ANONYMISED,
-                days=settings.reporter_retention_days,
-                interval=settings.retention_interval_seconds,
-                batch=settings.retention_batch,
-            ),
-        )
+    keep_reporters_limited(
+        host, settings, db=db, erase=store.anonymise_reporters, counter=metrics.REPORTERS_ANONYMISED
+    )
     return host
 
 

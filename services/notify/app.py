@@ -11,7 +11,7 @@ from lianxin.notify.v1 import resources_pb2 as res
 from lianxin.registry.v1 import registry_service_pb2
 from services.common.db import Database
 from services.common.policy import load_policy
-from services.common.retention import RetentionJob
+from services.common.retention import keep_reporters_limited
 from services.common.server import ServiceHost, run_until_signalled
 from services.common.timeutil import utcnow
 from services.notify import domain, events, metrics, store, subscriptions
@@ -125,19 +125,9 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         on_applied=sender.kick,
     )
     host.background("sender", sender)
-    if settings.reporter_retention_days > 0:
-        host.background(
-            "reporter-retention",
-            RetentionJob(
-                what="reporters",
-                db=db,
-                erase=store.erase_reporters,
-                counter=metrics.REPORTERS_ERASED,
-                days=settings.reporter_retention_days,
-                interval=settings.retention_interval_seconds,
-                batch=settings.retention_batch,
-            ),
-        )
+    keep_reporters_limited(
+        host, settings, db=db, erase=store.erase_reporters, counter=metrics.REPORTERS_ERASED
+    )
     host.listen("lianxin.registry.>", notifier.registry_changed)
     return host
 
