@@ -306,7 +306,10 @@ def up(
             if name == "prometheus":
                 continue
             if name == "open311":
-                print(f"{name:<11}{gateway:<22}{gateway + '/metrics':<32}{logs / name}.log")
+                print(
+                    f"{name:<11}{gateway:<22}{gateway + '/metrics':<32}{logs / name}.log"
+                    f"  (pid {proc.pid})"
+                )
                 continue
             metrics = f"http://{host}:{ports[f'{name}-metrics']}/metrics"
             print(f"{name:<11}{targets[name]:<22}{metrics:<32}{logs / name}.log  (pid {proc.pid})")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import ctypes
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -47,8 +48,37 @@ def binary() -> str:
     return found
 
 
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
+    """A port nothing listens on, for a server started soon after.
+
+    Taken below the kernel's ephemeral range: a port from `bind(0)` is one the kernel also
+    gives to outgoing connections, so between the pick and the server's bind another
+    process's connection (a service dialling NATS, a health probe) could take it. Never the
+    same port twice in one process."""
+    low = min(_ephemeral_low(), 32768)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(max(1024, low - 12000), low)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    with socket.socket() as s:  # a crowded range: fall back to the kernel's choice
         s.bind((host, 0))
         return int(s.getsockname()[1])
 

@@ -45,6 +45,13 @@ def some_ports() -> dict[str, int]:
     return {name: free_port() for name in default_ports({})}
 
 
+def log_tails(data: Path) -> str:
+    return "\n".join(
+        f"--- {p.name}\n{p.read_text(errors='replace')[-1500:]}"
+        for p in sorted((data / "logs").glob("*.log"))
+    )
+
+
 def alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -128,7 +135,7 @@ def test_nothing_survives_a_sigkilled_launcher_and_the_next_run_starts_clean(
     out = "".join(lines)
     assert proc.poll() is None, out
     children = [int(p) for p in re.findall(r"\(pid (\d+)\)", out)]
-    assert len(children) == 5, out  # four services and nats-server
+    assert len(children) == 6, out  # four services, the Open311 gateway and nats-server
     asyncio.run(nats_asks_for_each_services_password(data, ports["nats"]))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -139,20 +146,21 @@ def test_nothing_survives_a_sigkilled_launcher_and_the_next_run_starts_clean(
     # The same data dir and ports again: a clean start, no stale server in the way.
     again = launch(data, ports)
     assert again.stdout is not None
+    said = []
     for line in again.stdout:
+        said.append(line)
         if "Ctrl-C stops everything" in line or again.poll() is not None:
             break
     try:
-        assert again.poll() is None
+        if again.poll() is not None:
+            said.append(again.stdout.read())
+        assert again.poll() is None, "".join(said) + "\n" + log_tails(data)
     finally:
         again.send_signal(signal.SIGINT)
         try:
             rest, _ = again.communicate(timeout=90)
         except subprocess.TimeoutExpired:
             again.kill()
-            tails = {
-                p.name: p.read_text(errors="replace")[-600:] for p in (data / "logs").glob("*.log")
-            }
-            raise AssertionError(f"lianxin up did not stop on SIGINT: {tails}") from None
+            raise AssertionError(f"lianxin up did not stop on SIGINT:\n{log_tails(data)}") from None
     assert again.returncode == 0, rest
     assert "stopped." in rest
