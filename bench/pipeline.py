@@ -387,7 +387,7 @@ async def cost_run(
                 spy.wait(timeout=30)
 
 
-PROFILED = ("intake", "routing")
+PROFILED = ("intake", "routing", "notify")
 
 
 def py_spy(stack: Stack, name: str, directory: Path, run: str) -> subprocess.Popen[bytes]:

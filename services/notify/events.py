@@ -4,7 +4,8 @@
 the steps people must hear about (`domain.AUDIENCES`, plus the subscribed hotline systems
 on every transition), registry is asked for the staff first (outside any transaction;
 UNAVAILABLE means the event comes back later); then the rendered deliveries are written
-with the inbox row in one transaction. The sender sends them after the commit.
+with the inbox row in one transaction (the events of a fetched batch together: one
+statement for all their deliveries). The sender sends them after the commit.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 import grpc
 from opentelemetry import trace
-from sqlalchemy import Connection
 
 from lianxin.events.v1 import event_pb2
 from lianxin.registry.v1 import registry_service_pb2 as reg
@@ -27,7 +27,7 @@ from lianxin.registry.v1 import resources_pb2 as reg_res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import telemetry
 from services.common.cache import TtlCache
-from services.common.consumer import Apply, RetryLater
+from services.common.consumer import Apply, Batched, RetryLater
 from services.common.db import Database
 from services.common.policy import Policy
 from services.common.timeutil import utcnow
@@ -175,18 +175,18 @@ class Notifier:
         )
         if not rows:
             log.info("%s %s for case %s: nobody to tell", event.type, event.id, case.id)
-        created: list[dict[str, Any]] = []
-
         closing = case.status == routing_res.CASE_STATUS_CLOSED
         reopening = entry.transition == routing_res.TRANSITION_REOPENED
-
-        def effect(conn: Connection) -> None:
-            created[:] = store.insert_deliveries(conn, rows=rows)
-            if closing or reopening:  # for the retention job
-                store.note_closed(conn, case_id=case.id, closed=closing, time=_time(entry))
-
-        if await apply(effect):
-            for r in created:
+        planned = store.Planned(
+            rows=rows,
+            case_id=case.id,
+            # For the retention job: when the case closed, or that it was reopened.
+            closed=closing if closing or reopening else None,
+            time=_time(entry),
+        )
+        # A new event (its inbox row is new) has no deliveries yet: all of them are new.
+        if await apply(Batched(store.write_planned, planned)):
+            for r in rows:
                 metrics.DELIVERIES.labels(domain.channel_label(r["channel"]), "pending").inc()
 
     async def _reporter(self, event_id: str, case_id: str) -> Any:

@@ -8,9 +8,10 @@ since they were read. A claimed delivery is due for nobody else (another round, 
 replica) until its lease runs out. Then each is sent, and its outcome is committed as
 soon as its own send returns: SENT, FAILED with the error and the next attempt
 (exponential back-off with full jitter), or DEAD — the dead letter, with its reason —
-after the retry budget or a permanent error. Each DEAD is published as `notify.dead`
-through the outbox; each SENT as `notify.delivered` only with `publish_delivered` (nothing
-in Lianxin consumes it, and it was ~6 events a case).
+after the retry budget or a permanent error. Outcomes that finish while the writer is
+busy are committed together, the sent ones with one statement per table. Each DEAD is
+published as `notify.dead` through the outbox; each SENT as `notify.delivered` only with
+`publish_delivered` (nothing in Lianxin consumes it, and it was ~6 events a case).
 
 So a crash repeats only what was in flight — at most `concurrency` deliveries are between
 their send and its committed outcome at any moment: such a delivery is due again when its
@@ -195,8 +196,8 @@ class Sender:
         error, permanent = await self._attempt(row)
         metrics.record_attempts([row], [(error, permanent)], self.clock())
         try:
-            status, recorded = await self.db.write(
-                lambda conn: self._record(conn, row, error, permanent)
+            status, recorded = await self.db.write_batched(
+                self._record_outcomes, (row, error, permanent)
             )
         except Exception as exc:
             # Not recorded: the lease runs out and the delivery is sent again (same id).
@@ -235,15 +236,29 @@ class Sender:
         )
         return error, permanent
 
-    def _record(
-        self, conn: Connection, row: Any, error: str | None, permanent: bool
-    ) -> tuple[int, bool]:
+    def _record_outcomes(
+        self, conn: Connection, outcomes: list[tuple[Any, str | None, bool]]
+    ) -> list[tuple[int, bool]]:
+        """The outcomes that finished while the writer was busy, in one transaction: the
+        sent ones in one update and one insert, each failure on its own (rare). Per
+        outcome, the status recorded and whether it was (False: the delivery had moved on,
+        e.g. sent by another replica after this one's lease ran out)."""
         now = self.clock()
-        if error is None:
-            ok = store.mark_sent(conn, delivery_id=row.id, now=now)
-            if ok and self.publish_delivered:
-                bus.stage(conn, store.outbox, [self._result(conn, "notify.delivered", row.id)])
-            return res.DELIVERY_STATUS_SENT, ok
+        sent_ids = [row.id for row, error, _ in outcomes if error is None]
+        sent = store.mark_sent_many(conn, ids=sent_ids, now=now)
+        if sent and self.publish_delivered:
+            staged = [self._result(conn, "notify.delivered", i) for i in sent_ids if i in sent]
+            bus.stage(conn, store.outbox, staged)
+        return [
+            (res.DELIVERY_STATUS_SENT, row.id in sent)
+            if error is None
+            else self._record_failure(conn, row, error, permanent, now)
+            for row, error, permanent in outcomes
+        ]
+
+    def _record_failure(
+        self, conn: Connection, row: Any, error: str, permanent: bool, now: datetime
+    ) -> tuple[int, bool]:
         attempts = row.attempts + 1
         dead = permanent or self.retry.exhausted(attempts - row.retry_base)
         retry_at = domain.not_before(

@@ -10,6 +10,7 @@ marked, so an idempotent create is never replayed into a new one).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -143,19 +144,26 @@ _PROCESSED = select(inbox.c.event_id).where(
 )
 _GET_REPORTER = select(reporters).where(reporters.c.case_id == bindparam("case_id"))
 _GET_DELIVERY = select(deliveries).where(deliveries.c.id == bindparam("delivery_id"))
-_LAST_ATTEMPT = select(func.coalesce(func.max(delivery_attempts.c.number), 0)).where(
-    delivery_attempts.c.delivery_id == bindparam("delivery_id")
+_LAST_ATTEMPTS = (
+    select(delivery_attempts.c.delivery_id, func.max(delivery_attempts.c.number))
+    .where(delivery_attempts.c.delivery_id.in_(bindparam("ids", expanding=True)))
+    .group_by(delivery_attempts.c.delivery_id)
 )
 _INSERT_ATTEMPT = insert(delivery_attempts)
 _MARK_SENT = (
     update(deliveries)
-    .where(deliveries.c.id == bindparam("delivery_id"), deliveries.c.status.in_(RETRYABLE))
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        # By the key: `status + 0` keeps SQLite off the status index (every due delivery).
+        (deliveries.c.status + 0).in_(RETRYABLE),
+    )
     .values(
         status=res.DELIVERY_STATUS_SENT,
         attempts=deliveries.c.attempts + 1,
         sent_at=bindparam("now"),
         last_error="",
     )
+    .returning(deliveries.c.id)
 )
 _MARK_FAILED = (
     update(deliveries)
@@ -240,6 +248,25 @@ def insert_deliveries(conn: Connection, *, rows: list[dict[str, Any]]) -> list[d
     return [r for r in rows if r["id"] in new]
 
 
+@dataclass(frozen=True)
+class Planned:
+    """What one case event leaves in notify: its deliveries, and for a close (True) or a
+    reopen (False) the reporter's closed mark."""
+
+    rows: list[dict[str, Any]]
+    case_id: str
+    closed: bool | None
+    time: datetime
+
+
+def write_planned(conn: Connection, items: list[Planned]) -> None:
+    """The deliveries of many events in one statement, then their closed marks."""
+    insert_deliveries(conn, rows=[r for p in items for r in p.rows])
+    for p in items:
+        if p.closed is not None:
+            note_closed(conn, case_id=p.case_id, closed=p.closed, time=p.time)
+
+
 def get_delivery(conn: Connection, *, delivery_id: str) -> Any:
     return conn.execute(_GET_DELIVERY, {"delivery_id": delivery_id}).first()
 
@@ -304,26 +331,41 @@ def postpone(conn: Connection, *, delivery_id: str, until: datetime) -> bool:
     )
 
 
-def _attempt(conn: Connection, *, delivery_id: str, now: datetime, outcome: int, error: str) -> int:
-    number = conn.execute(_LAST_ATTEMPT, {"delivery_id": delivery_id}).scalar_one()
-    conn.execute(
-        _INSERT_ATTEMPT,
-        {
-            "delivery_id": delivery_id,
-            "number": number + 1,
-            "attempted_at": now,
-            "outcome": outcome,
-            "error": error,
-        },
-    )
-    return int(number) + 1
+def _attempts(conn: Connection, *, outcomes: list[tuple[str, int, str]], now: datetime) -> None:
+    """An attempt row per (delivery id, outcome, error), numbered after each delivery's
+    last one: one read and one insert for all."""
+    if not outcomes:
+        return
+    last = dict(conn.execute(_LAST_ATTEMPTS, {"ids": sorted({o[0] for o in outcomes})}).all())
+    rows = []
+    for delivery_id, outcome, error in outcomes:
+        last[delivery_id] = number = int(last.get(delivery_id) or 0) + 1
+        rows.append(
+            {
+                "delivery_id": delivery_id,
+                "number": number,
+                "attempted_at": now,
+                "outcome": outcome,
+                "error": error,
+            }
+        )
+    conn.execute(_INSERT_ATTEMPT, rows)
+
+
+def mark_sent_many(conn: Connection, *, ids: list[str], now: datetime) -> set[str]:
+    """Deliveries sent: SENT, an attempt each, in one update and one insert; the ids that
+    were still due (an id done already, e.g. by another replica after a lease ran out, is
+    left alone)."""
+    if not ids:
+        return set()
+    sent = set(conn.execute(_MARK_SENT, {"ids": ids, "now": now}).scalars())
+    done = [i for i in dict.fromkeys(ids) if i in sent]
+    _attempts(conn, outcomes=[(i, res.DELIVERY_STATUS_SENT, "") for i in done], now=now)
+    return sent
 
 
 def mark_sent(conn: Connection, *, delivery_id: str, now: datetime) -> bool:
-    ok = conn.execute(_MARK_SENT, {"delivery_id": delivery_id, "now": now}).rowcount == 1
-    if ok:
-        _attempt(conn, delivery_id=delivery_id, now=now, outcome=res.DELIVERY_STATUS_SENT, error="")
-    return ok
+    return delivery_id in mark_sent_many(conn, ids=[delivery_id], now=now)
 
 
 def mark_failed(
@@ -349,7 +391,7 @@ def mark_failed(
         == 1
     )
     if ok:
-        _attempt(conn, delivery_id=delivery_id, now=now, outcome=status, error=error[:2000])
+        _attempts(conn, outcomes=[(delivery_id, status, error[:2000])], now=now)
     return ok
 
 

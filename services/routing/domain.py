@@ -332,12 +332,80 @@ def step(
         assisting = sorted(code for code, _name in s.assisting)
     else:
         assisting = [a.unit_code for a in store.get_assisting(conn, case_id=case_id)]
-    entry = {
+    entry = _entry(case_id, s, row.status, after_row, assisting, now)
+    store.insert_history(conn, row=entry)
+    after = case_to_proto(after_row, assisting=assisting)
+    bus.stage(conn, store.outbox, [_staged(s.transition, case_id, entry, after, traceparent)])
+    if s.transition in FOLLOWED:
+        for f in store.followers(conn, case_id=case_id):
+            _follow(conn, f, after_row, entry, now=now, traceparent=traceparent)
+    return after
+
+
+def file_new(
+    conn: Connection,
+    *,
+    row: dict[str, Any],
+    steps: list[Step],
+    now: datetime,
+    traceparent: str | None,
+) -> list[tuple[int, res.Case]]:
+    """A case routing has just received, with its first steps (filed and dispatched,
+    merged, or filing failed), inside the caller's transaction: the steps are applied to
+    the new row in memory, then the row, its history and its events are written with
+    one statement each. Nothing is read back: the same rows as inserting the received
+    case and stepping it one step at a time. Returns each step's transition and the case
+    after it."""
+    current = store.complete_row(row)
+    case_id = current["id"]
+    entries: list[dict[str, Any]] = []
+    staged: list[bus.Staged] = []
+    out: list[tuple[int, res.Case]] = []
+    assisting: list[str] = []
+    units: list[tuple[str, str]] = []
+    for s in steps:
+        before = current
+        to_status = check_allowed(SimpleNamespace(**before), s.transition)
+        values = {
+            **s.changes,
+            "status": to_status,
+            "version": before["version"] + 1,
+            "updated_at": now,
+        }
+        values["next_due_at"] = next_due({**before, **values})
+        current = {**before, **values}
+        if s.assisting is not None:
+            units = list(s.assisting)
+            assisting = sorted(code for code, _name in units)
+        after_row = SimpleNamespace(**current)
+        entry = _entry(case_id, s, before["status"], after_row, assisting, now)
+        after = case_to_proto(after_row, assisting=assisting)
+        entries.append(entry)
+        staged.append(_staged(s.transition, case_id, entry, after, traceparent))
+        out.append((s.transition, after))
+    store.insert_case(conn, row=current)
+    if units:
+        store.set_assisting(conn, case_id=case_id, units=units)
+    store.insert_histories(conn, rows=entries)
+    bus.stage(conn, store.outbox, staged)
+    return out
+
+
+def _entry(
+    case_id: str,
+    s: Step,
+    from_status: int,
+    after_row: Any,
+    assisting: list[str],
+    now: datetime,
+) -> dict[str, Any]:
+    """The history row of step `s`, which left the case as `after_row`."""
+    return {
         "case_id": case_id,
-        "sequence": version,
+        "sequence": after_row.version,
         "transition": s.transition,
-        "from_status": row.status,
-        "to_status": to_status,
+        "from_status": from_status,
+        "to_status": after_row.status,
         "actor": s.actor,
         "note": s.note,
         "unit_code": after_row.assigned_unit_code,
@@ -349,30 +417,22 @@ def step(
         "satisfaction": s.satisfaction,
         "assisting_units": assisting,
     }
-    store.insert_history(conn, row=entry)
-    after = case_to_proto(after_row, assisting=assisting)
-    _stage(conn, s.transition, case_id, entry, after, traceparent)
-    if s.transition in FOLLOWED:
-        for f in store.followers(conn, case_id=case_id):
-            _follow(conn, f, after_row, entry, now=now, traceparent=traceparent)
-    return after
 
 
-def _stage(
-    conn: Connection,
+def _staged(
     transition: int,
     case_id: str,
     entry: dict[str, Any],
     case: res.Case,
     traceparent: str | None,
-) -> None:
+) -> bus.Staged:
     event = bus.new_event(
         f"case.{transition_name(transition)}",
         source=SOURCE,
         case_id=case_id,
         case_transitioned=event_pb2.CaseTransitioned(entry=history_to_proto(entry), case=case),
     )
-    bus.stage(conn, store.outbox, [bus.Staged(event, traceparent)])
+    return bus.Staged(event, traceparent)
 
 
 def _follow(
@@ -415,7 +475,8 @@ def _follow(
     }
     store.insert_history(conn, row=entry)
     after = case_to_proto(store.get_case(conn, case_id=f.id), assisting=entry["assisting_units"])
-    _stage(conn, master_entry["transition"], f.id, entry, after, traceparent)
+    staged = _staged(master_entry["transition"], f.id, entry, after, traceparent)
+    bus.stage(conn, store.outbox, [staged])
 
 
 # --- duplicates (并单) ---------------------------------------------------------------------

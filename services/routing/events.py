@@ -71,24 +71,25 @@ class Filer:
         outcome: list[str] = []
         steps: list[tuple[int, res.Case]] = []
 
-        def file(conn: Connection, s: domain.Step) -> None:
-            after = domain.step(conn, case_id=case.id, s=s, now=now, traceparent=traceparent)
-            steps.append((s.transition, after))
-
         def effect(conn: Connection) -> None:
             if store.get_case(conn, case_id=case.id) is not None:
                 return  # the same case announced twice under two event ids
             # The case's first trace: every later step links to it.
-            store.insert_case(
-                conn, row={**new_row(case, now, point), "origin_traceparent": traceparent}
-            )
+            row = {**new_row(case, now, point), "origin_traceparent": traceparent}
+
+            def file(*first: domain.Step) -> None:
+                # Assigned, not added to: a writer group that failed runs this again.
+                steps[:] = domain.file_new(
+                    conn, row=row, steps=list(first), now=now, traceparent=traceparent
+                )
+
             if located is None or target is None:
                 metrics.FILING_FAILURES.labels(
                     "outside_grids" if case.location.HasField("point") else "no_point"
                 ).inc()
                 assert district is not None
                 changes = locating.failed_changes(error, district=district, candidates=candidates)
-                file(conn, domain.Step(res.TRANSITION_FILING_FAILED, "system", error, changes))
+                file(domain.Step(res.TRANSITION_FILING_FAILED, "system", error, changes))
                 return
             place = {
                 "grid_code": located.grid.code,
@@ -114,7 +115,6 @@ class Filer:
                 master, metres = found
                 outcome.append("merged")
                 file(
-                    conn,
                     domain.Step(
                         res.TRANSITION_MERGED,
                         "system",
@@ -133,16 +133,12 @@ class Filer:
             outcome.append("dispatched")
             via = f" by its address ({candidates[0]['address']})" if candidates else ""
             file(
-                conn,
                 domain.Step(
                     res.TRANSITION_FILED,
                     "system",
                     f"located to grid {located.grid.name}" + via,
                     {**place, "location_candidates": None},
                 ),
-            )
-            file(
-                conn,
                 domain.Step(
                     res.TRANSITION_DISPATCHED,
                     "system",

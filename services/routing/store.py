@@ -206,21 +206,40 @@ def insert_case(conn: Connection, *, row: dict[str, Any]) -> None:
     conn.execute(_INSERT_CASE, row)
 
 
+def complete_row(row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with every column of `cases`, the missing ones at their defaults (the row
+    as it would read back after the insert)."""
+    out = {}
+    for c in cases.c:
+        if c.name in row:
+            out[c.name] = row[c.name]
+        elif c.default is not None and c.default.is_scalar:
+            out[c.name] = c.default.arg
+        else:
+            out[c.name] = None
+    return out
+
+
 def update_case(conn: Connection, *, case_id: str, values: dict[str, Any]) -> None:
     conn.execute(_UPDATE_CASE, {"_case_id": case_id, **values})
 
 
 def insert_history(conn: Connection, *, row: dict[str, Any]) -> None:
-    conn.execute(_INSERT_HISTORY, row)
-    digests = sorted({p["sha256"] for p in row.get("photos") or ()})
-    if digests:
-        conn.execute(
-            _INSERT_PHOTO_REFS,
-            [
-                {"sha256": d, "case_id": row["case_id"], "sequence": row["sequence"]}
-                for d in digests
-            ],
-        )
+    insert_histories(conn, rows=[row])
+
+
+def insert_histories(conn: Connection, *, rows: list[dict[str, Any]]) -> None:
+    """History rows (and the photos they name) in one statement each."""
+    if not rows:
+        return
+    conn.execute(_INSERT_HISTORY, rows if len(rows) > 1 else rows[0])
+    refs = [
+        {"sha256": d, "case_id": row["case_id"], "sequence": row["sequence"]}
+        for row in rows
+        for d in sorted({p["sha256"] for p in row.get("photos") or ()})
+    ]
+    if refs:
+        conn.execute(_INSERT_PHOTO_REFS, refs)
 
 
 def referenced_photos(conn: Connection, digests: list[str]) -> set[str]:
