@@ -84,7 +84,7 @@ def apply_group(
         if not first:
             continue
         if isinstance(effect, Batched):
-            if run and run[0].write is not effect.write:
+            if run and run[0].write != effect.write:  # (bound methods: equal, not the same)
                 flush()
             run.append(effect)
         else:

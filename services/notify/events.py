@@ -127,11 +127,19 @@ class Notifier:
         audience = domain.AUDIENCES.get(event.type)
         if body != "case_transitioned" or audience is None:
             return  # not a workflow step notify knows
-        if await self.db.read(lambda c: store.processed(c, consumer=CONSUMER, event_id=event.id)):
-            return  # a redelivery: do not ask registry again for nothing
         case = event.case_transitioned.case
         entry = event.case_transitioned.entry
-        reporter = await self._reporter(event.id, case.id)
+
+        def seen_and_reporter(c: Any) -> tuple[bool, Any]:
+            return (
+                store.processed(c, consumer=CONSUMER, event_id=event.id),
+                store.get_reporter(c, case_id=case.id),
+            )
+
+        seen, found = await self.db.read(seen_and_reporter)
+        if seen:
+            return  # a redelivery: do not ask registry again for nothing
+        reporter = self._reporter(event.id, case.id, found)
         if reporter is not None:  # one case, one story: link to the case's first trace
             telemetry.link_to(
                 trace.get_current_span(), reporter.origin_traceparent, case_id=case.id
@@ -189,8 +197,9 @@ class Notifier:
             for r in rows:
                 metrics.DELIVERIES.labels(domain.channel_label(r["channel"]), "pending").inc()
 
-    async def _reporter(self, event_id: str, case_id: str) -> Any:
-        """The remembered reporter (the citizen, the hotline, the address).
+    def _reporter(self, event_id: str, case_id: str, reporter: Any) -> Any:
+        """The remembered reporter (the citizen, the hotline, the address), `reporter` as
+        read with the event's inbox check.
 
         The case.received may still be on its way: in the same fetched batch (taken
         concurrently), or behind this event after an outage. The event is then retried
@@ -198,7 +207,6 @@ class Notifier:
         missed it, not from the event's time, so catching up after a long outage still
         waits); after that it goes out without the citizen and the hotline.
         """
-        reporter = await self.db.read(lambda c: store.get_reporter(c, case_id=case_id))
         now = time.monotonic()
         first_miss = self._missing.pop(event_id, None)
         if reporter is not None:

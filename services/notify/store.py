@@ -456,11 +456,14 @@ def create_subscription(conn: Connection, *, row: dict[str, Any]) -> tuple[Any, 
     return get_subscription(conn, subscription_id=row["id"], with_deleted=True), True
 
 
+_GET_SUBSCRIPTION = select(subscriptions).where(subscriptions.c.id == bindparam("id"))
+_GET_LIVE_SUBSCRIPTION = _GET_SUBSCRIPTION.where(subscriptions.c.deleted_at.is_(None))
+
+
 def get_subscription(conn: Connection, *, subscription_id: str, with_deleted: bool = False) -> Any:
-    q = select(subscriptions).where(subscriptions.c.id == subscription_id)
-    if not with_deleted:
-        q = q.where(subscriptions.c.deleted_at.is_(None))
-    return conn.execute(q).first()
+    """By id (read for every webhook sent: the statement is built once)."""
+    q = _GET_SUBSCRIPTION if with_deleted else _GET_LIVE_SUBSCRIPTION
+    return conn.execute(q, {"id": subscription_id}).first()
 
 
 def get_subscription_by_request(conn: Connection, *, request_id: str) -> Any:

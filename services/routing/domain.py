@@ -24,6 +24,7 @@ directly on a follower are refused.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -342,27 +343,29 @@ def step(
     return after
 
 
-def file_new(
-    conn: Connection,
-    *,
-    row: dict[str, Any],
-    steps: list[Step],
-    now: datetime,
-    traceparent: str | None,
-) -> list[tuple[int, res.Case]]:
-    """A case routing has just received, with its first steps (filed and dispatched,
-    merged, or filing failed), inside the caller's transaction: the steps are applied to
-    the new row in memory, then the row, its history and its events are written with
-    one statement each. Nothing is read back: the same rows as inserting the received
-    case and stepping it one step at a time. Returns each step's transition and the case
-    after it."""
+@dataclass
+class NewCase:
+    """A received case with its first steps applied in memory (`plan_new`), to be written
+    with others (`write_new`)."""
+
+    row: dict[str, Any]  # the case after its steps, every column
+    entries: list[dict[str, Any]]  # its history rows
+    units: list[tuple[str, str]]  # its assisting units
+    staged: list[bus.Staged]  # its events
+    out: list[tuple[int, res.Case]]  # each step's transition and the case after it
+
+
+def plan_new(
+    row: dict[str, Any], steps: list[Step], *, now: datetime, traceparent: str | None
+) -> NewCase:
+    """The first steps (filed and dispatched, merged, or filing failed) of a case routing
+    has just received, applied to its new row in memory: the same rows as inserting the
+    received case and stepping it one step at a time, without reading anything back.
+    FAILED_PRECONDITION for a step a new case cannot take."""
     current = store.complete_row(row)
     case_id = current["id"]
-    entries: list[dict[str, Any]] = []
-    staged: list[bus.Staged] = []
-    out: list[tuple[int, res.Case]] = []
+    made = NewCase(row=current, entries=[], units=[], staged=[], out=[])
     assisting: list[str] = []
-    units: list[tuple[str, str]] = []
     for s in steps:
         before = current
         to_status = check_allowed(SimpleNamespace(**before), s.transition)
@@ -375,20 +378,44 @@ def file_new(
         values["next_due_at"] = next_due({**before, **values})
         current = {**before, **values}
         if s.assisting is not None:
-            units = list(s.assisting)
-            assisting = sorted(code for code, _name in units)
+            made.units = list(s.assisting)
+            assisting = sorted(code for code, _name in made.units)
         after_row = SimpleNamespace(**current)
         entry = _entry(case_id, s, before["status"], after_row, assisting, now)
         after = case_to_proto(after_row, assisting=assisting)
-        entries.append(entry)
-        staged.append(_staged(s.transition, case_id, entry, after, traceparent))
-        out.append((s.transition, after))
-    store.insert_case(conn, row=current)
-    if units:
-        store.set_assisting(conn, case_id=case_id, units=units)
-    store.insert_histories(conn, rows=entries)
-    bus.stage(conn, store.outbox, staged)
-    return out
+        made.entries.append(entry)
+        made.staged.append(_staged(s.transition, case_id, entry, after, traceparent))
+        made.out.append((s.transition, after))
+    made.row = current
+    return made
+
+
+def write_new(conn: Connection, cases: list[NewCase]) -> None:
+    """New cases, their assisting units, history and events: one statement per table
+    for all of them."""
+    if not cases:
+        return
+    store.insert_cases(conn, rows=[c.row for c in cases])
+    store.insert_assisting(
+        conn, rows=[(c.row["id"], code, name) for c in cases for code, name in c.units]
+    )
+    store.insert_histories(conn, rows=[e for c in cases for e in c.entries])
+    bus.stage(conn, store.outbox, [x for c in cases for x in c.staged])
+
+
+def file_new(
+    conn: Connection,
+    *,
+    row: dict[str, Any],
+    steps: list[Step],
+    now: datetime,
+    traceparent: str | None,
+) -> list[tuple[int, res.Case]]:
+    """One new case with its first steps, inside the caller's transaction (`plan_new`,
+    then `write_new`); each step's transition and the case after it."""
+    made = plan_new(row, steps, now=now, traceparent=traceparent)
+    write_new(conn, [made])
+    return made.out
 
 
 def _entry(
@@ -492,6 +519,15 @@ def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
 
 
+def duplicate_box(policy: Policy, lat: float, lon: float) -> tuple[float, float, float, float]:
+    """The box (south, west, north, east) around a point holding every case within the
+    duplicate radius."""
+    rule = policy.duplicates
+    dlat = rule.radius_m / 111_320.0
+    dlon = rule.radius_m / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
+    return (lat - dlat, lon - dlon, lat + dlat, lon + dlon)
+
+
 def find_master(
     conn: Connection,
     *,
@@ -501,24 +537,42 @@ def find_master(
     lat: float,
     lon: float,
     now: datetime,
+    pending: Sequence[dict[str, Any]] = (),
+    locked: bool = False,
 ) -> tuple[Any, float] | None:
     """The open case a new one duplicates: same category, within the radius and the
-    window; the nearest (then the oldest) when there are several."""
+    window; the nearest (then the oldest) when there are several. `pending`: cases
+    filed earlier in the same transaction but not written yet (rows, all columns), which
+    count as stored. `locked`: the caller holds the cells' locks already
+    (`store.lock_cells`)."""
     rule = policy.duplicates
-    dlat = rule.radius_m / 111_320.0
-    dlon = rule.radius_m / (111_320.0 * max(0.01, math.cos(math.radians(lat))))
-    box = (lat - dlat, lon - dlon, lat + dlat, lon + dlon)
-    store.lock_cells(conn, category=category, cells=store.cells_covering(box))
+    box = duplicate_box(policy, lat, lon)
+    if not locked:
+        store.lock_cells(conn, [(category, c) for c in store.cells_covering(box)])
+    since = now - timedelta(hours=rule.window_hours)
     candidates = store.duplicate_candidates(
         conn,
         category=category,
-        since=now - timedelta(hours=rule.window_hours),
+        since=since,
         statuses=sorted(MERGEABLE),
         box=box,
         exclude_id=case_id,
     )
+    south, west, north, east = box
+    candidates += [
+        SimpleNamespace(**r)
+        for r in pending
+        if r["category"] == category
+        and r["status"] in MERGEABLE
+        and r["merged_into"] is None
+        and r["id"] != case_id
+        and r["latitude"] is not None
+        and south <= r["latitude"] <= north
+        and west <= r["longitude"] <= east
+        and aware(r["created_at"]) >= since
+    ]
     best: tuple[Any, float] | None = None
-    for c in candidates:
+    for c in sorted(candidates, key=lambda r: (aware(r.created_at), r.id)):
         d = distance_m(lat, lon, c.latitude, c.longitude)
         if d <= rule.radius_m and (best is None or d < best[1]):
             best = (c, d)

@@ -176,6 +176,7 @@ _GET_HISTORY = (
     select(history).where(history.c.case_id == bindparam("case_id")).order_by(history.c.sequence)
 )
 _INSERT_CASE = insert(cases)
+_EXISTING = select(cases.c.id).where(cases.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE_CASE = update(cases).where(cases.c.id == bindparam("_case_id"))
 _INSERT_HISTORY = insert(history)
 _INSERT_PHOTO_REFS = insert(photo_refs)
@@ -204,6 +205,19 @@ def get_history(conn: Connection, *, case_id: str) -> list[Any]:
 
 def insert_case(conn: Connection, *, row: dict[str, Any]) -> None:
     conn.execute(_INSERT_CASE, row)
+
+
+def insert_cases(conn: Connection, *, rows: list[dict[str, Any]]) -> None:
+    """Cases with the same columns, in one statement."""
+    if rows:
+        conn.execute(_INSERT_CASE, rows if len(rows) > 1 else rows[0])
+
+
+def existing_ids(conn: Connection, ids: list[str]) -> set[str]:
+    """Which of `ids` are stored cases."""
+    if not ids:
+        return set()
+    return set(conn.execute(_EXISTING, {"ids": ids}).scalars())
 
 
 def complete_row(row: dict[str, Any]) -> dict[str, Any]:
@@ -287,9 +301,16 @@ def assisting_of(conn: Connection, *, case_ids: Sequence[str]) -> dict[str, list
 def set_assisting(conn: Connection, *, case_id: str, units: Iterable[tuple[str, str]]) -> None:
     """Replace the assisting units of a case with `units` ((code, name) pairs)."""
     conn.execute(_DELETE_ASSISTING, {"case_id": case_id})
-    rows = [{"case_id": case_id, "unit_code": c, "unit_name": n} for c, n in units]
+    insert_assisting(conn, rows=[(case_id, c, n) for c, n in units])
+
+
+def insert_assisting(conn: Connection, *, rows: list[tuple[str, str, str]]) -> None:
+    """Assisting units of cases that have none yet: (case id, code, name), one statement."""
     if rows:
-        conn.execute(_INSERT_ASSISTING, rows)
+        conn.execute(
+            _INSERT_ASSISTING,
+            [{"case_id": case_id, "unit_code": c, "unit_name": n} for case_id, c, n in rows],
+        )
 
 
 # --- duplicates --------------------------------------------------------------------------
@@ -313,18 +334,23 @@ def cells_covering(box: tuple[float, float, float, float]) -> list[int]:
     return [r * 400_000 + c for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)]
 
 
-def lock_cells(conn: Connection, *, category: str, cells: list[int]) -> None:
-    """Serialise the duplicate search of one category in these cells until the end of the
-    transaction (PostgreSQL advisory locks, taken in a fixed order), so that two replicas
-    filing neighbouring cases at once cannot both miss each other. SQLite has one writer:
-    nothing to do."""
+def lock_cells(conn: Connection, cells: Iterable[tuple[str, int]]) -> None:
+    """Serialise the duplicate search of a category in a cell ((category, cell) pairs)
+    until the end of the transaction (PostgreSQL advisory locks, taken in one statement in
+    a fixed order), so that two replicas filing neighbouring cases at once cannot both
+    miss each other, and two transactions locking overlapping sets cannot deadlock.
+    SQLite has one writer: nothing to do."""
     if conn.dialect.name != "postgresql":
         return
-    for key in sorted({_lock_key(category, c) for c in cells}):
-        conn.execute(_ADVISORY_LOCK, {"key": key})
+    keys = sorted({_lock_key(category, c) for category, c in cells})
+    if keys:
+        conn.execute(_ADVISORY_LOCKS, {"keys": keys})
 
 
-_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+# One call per key as unnest yields them: in the array's (sorted) order.
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(k) FROM unnest(CAST(:keys AS bigint[])) AS t(k)"
+)
 
 
 def _lock_key(category: str, cell: int) -> int:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,7 +23,8 @@ from lianxin.routing.v1 import resources_pb2 as res
 from services.common.db import Database, migrate
 from services.common.policy import load_policy
 from services.routing import domain, store
-from services.routing.events import new_row
+from services.routing.clock import FakeClock
+from services.routing.events import Filer, Filing, new_row
 
 NOW = datetime(2014, 11, 5, 9, 30, tzinfo=UTC)
 A = "019ac9a1-0000-7000-8000-00000000000a"
@@ -157,3 +159,75 @@ async def test_a_step_a_new_case_cannot_take_is_refused_before_anything_is_writt
             )
         )
     assert await db.read(lambda c: store.get_case(c, case_id=A)) is None
+
+
+def place(n: int) -> SimpleNamespace:
+    def unit(code: str, name: str) -> SimpleNamespace:
+        return SimpleNamespace(code=code, name=name)
+
+    return SimpleNamespace(
+        grid=unit(f"370402003001{n:03d}", f"网格{n}"),
+        community=unit("370402003001", "辛庄社区"),
+        street=unit("370402003", "光明路街道"),
+        district=unit("370402", "市中区"),
+    )
+
+
+def filing(case_id: str, metres_north: float, *, located: bool = True) -> Filing:
+    case = received(case_id)
+    case.location.point.latitude += metres_north / 111_320.0
+    point = (case.location.point.latitude, case.location.point.longitude)
+    return Filing(
+        case=case,
+        located=place(1) if located else None,
+        error="" if located else "outside every grid",
+        candidates=[],
+        point=point,
+        target=domain.Target(res.LEVEL_COMMUNITY, "370402003001", "辛庄社区") if located else None,
+        district=SimpleNamespace(code="370402", name="市中区"),
+        traceparent=None,
+        now=NOW,
+    )
+
+
+async def test_a_fetched_batch_is_filed_with_one_statement_per_table_and_merges_within_itself(
+    db: Database,
+) -> None:
+    filer = Filer(policy=load_policy(), directory=None, clock=FakeClock(NOW))  # type: ignore[arg-type]
+    ids = [f"019ac9a1-0000-7000-8000-0000000001{i:02d}" for i in range(6)]
+    batch = [
+        filing(ids[0], 0),
+        filing(ids[1], 20),  # 20 m from the first, same kind: merged into it
+        filing(ids[2], 500),  # far enough: a case of its own
+        filing(ids[0], 0),  # the first announced again under another event id
+        filing(ids[3], 0, located=False),  # outside every grid: waits to be located
+        filing(ids[4], 520),  # 20 m from the third: merged into it
+    ]
+    with statements() as seen:
+        await db.write(lambda c: filer._file_all(c, batch))
+    assert [f.outcome for f in batch] == [
+        "dispatched",
+        "merged",
+        "dispatched",
+        "",
+        "failed",
+        "merged",
+    ]
+    assert seen["INSERT cases"] == 1 and seen["INSERT history"] == 1, seen
+    assert seen["INSERT outbox"] == 1 and not seen["UPDATE cases"], seen
+
+    def rows(c: Connection) -> dict[str, Any]:
+        return {r.id: r for r in c.execute(select(store.cases))}
+
+    stored = await db.read(rows)
+    assert set(stored) == set(ids[:5])
+    assert stored[ids[1]].merged_into == ids[0] and stored[ids[4]].merged_into == ids[2]
+    assert stored[ids[1]].assigned_unit_code == stored[ids[0]].assigned_unit_code
+    assert stored[ids[3]].status == res.CASE_STATUS_RECEIVED and stored[ids[3]].filing_error
+    assert batch[1].steps[0][1].merged_into_case_id == ids[0]
+
+    # A later batch finds the stored cases as it found the pending ones.
+    later = [filing(ids[5], 10)]
+    await db.write(lambda c: filer._file_all(c, later))
+    assert later[0].outcome == "merged"
+    assert (await db.read(rows))[ids[5]].merged_into == ids[0]
