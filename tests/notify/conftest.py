@@ -1,18 +1,29 @@
-"""Fixtures for notify's tests: a JetStream client to publish events with, a real registry."""
+"""Fixtures for notify's tests: its migrated database (SQLite, or PostgreSQL where a test
+runs on both), a JetStream client to publish events with, a real registry."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from nats.js import JetStreamContext
 
 from services.common import bus
+from services.common.db import Database
 from services.common.server import ServiceHost
+from services.notify import store
 from services.registry import app as registry_app
 from services.registry.config import RegistrySettings
 from tests.conftest import running, settings_for
+from tests.dbtools import migrated
+
+
+@pytest.fixture
+def db(tmp_path: Path, service_database_url: str) -> Iterator[Database]:
+    url = service_database_url or f"sqlite:///{tmp_path / 'notify.db'}"
+    with migrated(url, store.MIGRATIONS) as database:
+        yield database
 
 
 @pytest.fixture

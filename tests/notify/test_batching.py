@@ -4,56 +4,21 @@ results as one at a time."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import select
 
 from lianxin.notify.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
-from services.common.db import Database, migrate
+from services.common.db import Database
 from services.common.policy import load_policy
 from services.notify import domain, store
 from services.notify.sender import Sender
+from tests.dbtools import statements
 
 FILE = res.DELIVERY_CHANNEL_FILE
 PUSH = res.DELIVERY_CHANNEL_APP_PUSH
-
-
-@pytest.fixture
-def db(tmp_path: Path, service_database_url: str) -> Iterator[Database]:
-    url = service_database_url or f"sqlite:///{tmp_path / 'notify.db'}"
-    migrate(url, store.MIGRATIONS)
-    database = Database(url)
-    yield database
-    database.close()
-
-
-@contextmanager
-def statements() -> Iterator[Counter[str]]:
-    """Counts the statements executed meanwhile by kind and table ("UPDATE deliveries")."""
-    seen: Counter[str] = Counter()
-    shape = re.compile(
-        r"^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT\s.*?\sFROM)\s+(\w+)", re.S | re.I
-    )
-
-    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        m = shape.match(sql)
-        if m:
-            seen[f"{m.group(1).split()[0].upper()} {m.group(2)}"] += 1
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
 
 
 def planned(n: int, now: datetime) -> list[store.Planned]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +20,7 @@ from lianxin.notify.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import bus, consumer
 from services.common.consumer import RetryLater
-from services.common.db import Database, migrate
+from services.common.db import Database
 from services.common.policy import load_policy
 from services.notify import domain, store, templates
 from services.notify.channels import FileSink, PermanentError
@@ -38,15 +37,6 @@ WEBHOOK = res.DELIVERY_CHANNEL_WEBHOOK
 QUIET = (time(22, 0), time(7, 0))
 MAYOR = intake_res.CHANNEL_MAYOR_HOTLINE
 CONVENIENCE = intake_res.CHANNEL_CONVENIENCE_HOTLINE
-
-
-@pytest.fixture
-def db(tmp_path: Path, service_database_url: str) -> Iterator[Database]:
-    url = service_database_url or f"sqlite:///{tmp_path / 'notify.db'}"
-    migrate(url, store.MIGRATIONS)
-    database = Database(url)
-    yield database
-    database.close()
 
 
 def received_case(channel: int = MAYOR) -> intake_res.Case:

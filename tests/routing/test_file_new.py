@@ -4,27 +4,24 @@ at a time leaves (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, event, select
-from sqlalchemy.engine import Engine
+from sqlalchemy import Connection, select
 
 from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import resources_pb2 as intake_res
 from lianxin.routing.v1 import resources_pb2 as res
-from services.common.db import Database, migrate
+from services.common.db import Database
 from services.common.policy import load_policy
 from services.routing import domain, store
 from services.routing.clock import FakeClock
 from services.routing.events import Filer, Filing, new_row
+from tests.dbtools import migrated, statements
 
 NOW = datetime(2014, 11, 5, 9, 30, tzinfo=UTC)
 A = "019ac9a1-0000-7000-8000-00000000000a"
@@ -34,29 +31,8 @@ B = "019ac9a1-0000-7000-8000-00000000000b"
 @pytest.fixture
 def db(tmp_path: Path, service_database_url: str) -> Iterator[Database]:
     url = service_database_url or f"sqlite:///{tmp_path / 'routing.db'}"
-    migrate(url, store.MIGRATIONS)
-    database = Database(url)
-    yield database
-    database.close()
-
-
-@contextmanager
-def statements() -> Iterator[Counter[str]]:
-    """The statements executed meanwhile, by kind and table ("INSERT history")."""
-    seen: Counter[str] = Counter()
-    shape = re.compile(
-        r"^\s*(INSERT INTO|UPDATE|DELETE FROM|SELECT\s.*?\sFROM)\s+(\w+)", re.S | re.I
-    )
-
-    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        if m := shape.match(sql):
-            seen[f"{m.group(1).split()[0].upper()} {m.group(2)}"] += 1
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
+    with migrated(url, store.MIGRATIONS) as database:
+        yield database
 
 
 def received(case_id: str) -> intake_res.Case:
