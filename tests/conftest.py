@@ -24,7 +24,8 @@ from tests.postgres import PostgresServer, postgres_server  # noqa: F401 - a fix
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
     server = NatsServer(tmp_path / "nats", port=free_port())
-    server.start()
+    # Stopped by the kernel if pytest dies (a timeout's kill) instead of outliving it.
+    server.start(die_with_parent=True)
     yield server
     server.stop()
 

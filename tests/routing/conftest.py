@@ -17,7 +17,7 @@ from tests.system import System, running_system
 @pytest.fixture(scope="module")
 def module_nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = NatsServer(tmp_path_factory.mktemp("nats"), port=free_port())
-    server.start()
+    server.start(die_with_parent=True)
     yield server.url
     server.stop()
 
