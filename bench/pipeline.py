@@ -14,8 +14,13 @@ flight, as fast as intake takes them; the figures are
 - the echo's calls/s at the same C, and the pipeline's ratio to it.
 
     .venv/bin/python bench/pipeline.py [--cases 3000] [--in-flight 16 32 64] [--rounds 1]
+    .venv/bin/python bench/pipeline.py --rate 30 [--cases 1500] [--in-flight 64]
     .venv/bin/python bench/pipeline.py --stored 0 100000 1000000 [--cases 500] [--profile DIR]
     .venv/bin/python bench/pipeline.py --replicas 2 [--cases 3000] [--in-flight 32]
+
+With `--rate R` the cases are offered at R a second (at most C at once), as a hotline's
+callers arrive, instead of as fast as intake takes them: below saturation the end-to-end
+latency is the pipeline's own, not the wait behind a backlog.
 
 With `--replicas N`, N replicas of every service share one PostgreSQL database each (the
 tests' throwaway server: fsync off, so this measures the software, not a disk) and a
@@ -42,6 +47,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -199,8 +205,38 @@ def cpu_of(pids: dict[str, list[int]]) -> dict[str, float]:
     return out
 
 
+async def paced(
+    call: Callable[[int], Awaitable[object]], calls: int, rate: float, in_flight: int
+) -> tuple[float, list[float]]:
+    """Start a call every 1/`rate` s (an offered load, as a hotline's callers make it),
+    at most `in_flight` at once; returns (calls/s, latencies s)."""
+    slots = asyncio.Semaphore(in_flight)
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        async with slots:
+            t0 = time.perf_counter()
+            await call(i)
+            latencies.append(time.perf_counter() - t0)
+
+    start = time.perf_counter()
+    tasks = []
+    for i in range(calls):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(one(i)))
+    await asyncio.gather(*tasks)
+    return calls / (time.perf_counter() - start), latencies
+
+
 async def one_run(
-    topo: Topology | Stack, cases: int, in_flight: int, run: str, timeout: float
+    topo: Topology | Stack,
+    cases: int,
+    in_flight: int,
+    run: str,
+    timeout: float,
+    rate: float | None = None,
 ) -> dict[str, Any]:
     if isinstance(topo, Stack):
         topo = Topology.of_stack(topo)
@@ -219,7 +255,10 @@ async def one_run(
             return reply
 
         began = time.monotonic()
-        submit_rate, _ = await drive(submit, cases, in_flight)
+        if rate:
+            submit_rate, _ = await paced(submit, cases, rate, in_flight)
+        else:
+            submit_rate, _ = await drive(submit, cases, in_flight)
     finally:
         for c in channels:
             await c.close()
@@ -483,11 +522,15 @@ async def measure(args: argparse.Namespace, stack: Stack, echo_port: int) -> int
     for rnd in range(args.rounds):
         for c in args.in_flight:
             run = f"{os.getpid()}-{rnd}-{c}"
-            results.setdefault(c, []).append(await one_run(stack, args.cases, c, run, args.timeout))
+            results.setdefault(c, []).append(
+                await one_run(stack, args.cases, c, run, args.timeout, rate=args.rate)
+            )
             echo.setdefault(c, []).append(await echo_rate(echo_port, c, 2000))
     print(
         f"\nPipeline, embedded default (SQLite fsynced, JetStream file store), {args.cases} "
-        f"cases per run, median of {args.rounds} round(s), {os.cpu_count()} cores\n"
+        f"cases per run, median of {args.rounds} round(s), {os.cpu_count()} cores"
+        + (f", offered {args.rate:g} cases/s" if args.rate else ", as fast as taken")
+        + "\n"
     )
     print(
         f"{'in flight':>9} {'submit/s':>9} {'cases/s':>8} {'echo/s':>8} {'ratio':>7} "
@@ -546,6 +589,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--replicas", type=int, help="replicas of each service on PostgreSQL + NATS cluster"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        help="offer this many cases/s (at most --in-flight at once) instead of as fast as "
+        "intake takes them: the latency below saturation",
     )
     args = parser.parse_args()
     if args.stored:
