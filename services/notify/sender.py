@@ -1,23 +1,26 @@
 """The sender: claims due deliveries, sends each, and records each outcome at once.
 
-A round reads up to `batch` due deliveries (PENDING, or FAILED whose back-off has passed),
-puts off those that must wait (non-urgent SMS in the quiet hours, the per-number SMS rate
-limit — neither counts an attempt) and **claims** the rest in one transaction: their
-`next_attempt_at` moves `lease` seconds ahead, on the condition that it has not moved
-since they were read. A claimed delivery is due for nobody else (another round, another
-replica) until its lease runs out. Then each is sent, and its outcome is committed as
-soon as its own send returns: SENT, FAILED with the error and the next attempt
-(exponential back-off with full jitter), or DEAD — the dead letter, with its reason —
-after the retry budget or a permanent error. Outcomes that finish while the writer is
-busy are committed together, the sent ones with one statement per table. Each DEAD is
-published as `notify.dead` through the outbox; each SENT as `notify.delivered` only with
-`publish_delivered` (nothing in Lianxin consumes it, and it was ~6 events a case).
+It sends continuously, at most `concurrency` at once. Whenever slots are free, a round
+reads as many due deliveries as there are free slots (at most `batch`; PENDING, or FAILED
+whose back-off has passed), puts off those that must wait (non-urgent SMS in the quiet
+hours, the per-number SMS rate limit, counting the SMS still on their way — neither counts
+an attempt) and **claims** the rest in one transaction: their `next_attempt_at` moves
+`lease` seconds ahead, on the condition that it has not moved since they were read. A
+claimed delivery is due for nobody else (another round, another replica) until its lease
+runs out. Then each is sent in a task of its own — a slow receiver holds only its own slot
+— and its outcome is committed as soon as its send returns: SENT, FAILED with the error
+and the next attempt (exponential back-off with full jitter), or DEAD — the dead letter,
+with its reason — after the retry budget or a permanent error. Outcomes that finish while
+the writer is busy are committed together, the sent ones with one statement per table.
+Each DEAD is published as `notify.dead` through the outbox; each SENT as
+`notify.delivered` only with `publish_delivered` (nothing in Lianxin consumes it, and it
+was ~6 events a case).
 
 So a crash repeats only what was in flight — at most `concurrency` deliveries are between
 their send and its committed outcome at any moment: such a delivery is due again when its
-lease ends and is sent once more,
-with the same delivery id (the `Idempotency-Key` of every HTTP delivery) for the receiver
-to drop. A delivery claimed but not yet sent is sent once, after the lease.
+lease ends and is sent once more, with the same delivery id (the `Idempotency-Key` of
+every HTTP delivery) for the receiver to drop. A delivery claimed but not yet sent is sent
+once, after the lease. On stop, the sends under way finish and are recorded first.
 """
 
 from __future__ import annotations
@@ -89,6 +92,7 @@ class Sender:
         self.on_recorded = on_recorded
         self.heartbeat: Callable[[], None] = lambda: None  # set by the Supervisor
         self._wake = asyncio.Event()
+        self._inflight: dict[asyncio.Task[None], Any] = {}  # sends under way → their rows
 
     @property
     def available(self) -> frozenset[int]:
@@ -99,38 +103,63 @@ class Sender:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
+        """Send continuously: whenever a slot is free and something is due, claim as many
+        as there are free slots and start their sends. A slow receiver holds only its own
+        slot (it used to hold up every delivery claimed after it, up to its timeout)."""
         backoff = Backoff(base=0.25, cap=10.0)
         failing = False
-        while not stop.is_set():
-            self._wake.clear()
-            try:
-                done = await self.send_due()
-            except Exception as exc:
-                if not failing:
-                    log.warning(
-                        "notify sender: a round failed (%s: %s); retrying with back-off",
-                        type(exc).__name__,
-                        exc,
-                    )
-                failing = True
-                await wait_any(stop, timeout=backoff.next())
-                continue
-            if failing:
-                log.info("notify sender: sending again")
-                failing = False
-                backoff.reset()
-            self.heartbeat()
-            if done >= min(self.batch, self._concurrency):
-                continue
-            await wait_any(self._wake, stop, timeout=self.poll_seconds)
+        try:
+            while not stop.is_set():
+                self._wake.clear()
+                free = self._concurrency - len(self._inflight)
+                if free <= 0:  # a finished send sets _wake
+                    await wait_any(self._wake, stop, timeout=self.poll_seconds)
+                    continue
+                limit = min(self.batch, free)
+                try:
+                    taken = await self._start_due(limit)
+                except Exception as exc:
+                    if not failing:
+                        log.warning(
+                            "notify sender: a round failed (%s: %s); retrying with back-off",
+                            type(exc).__name__,
+                            exc,
+                        )
+                    failing = True
+                    await wait_any(stop, timeout=backoff.next())
+                    continue
+                if failing:
+                    log.info("notify sender: sending again")
+                    failing = False
+                    backoff.reset()
+                self.heartbeat()
+                if taken >= limit:
+                    continue  # more may be due
+                await wait_any(self._wake, stop, timeout=self.poll_seconds)
+        finally:
+            # What was claimed is sent and recorded before the sender stops (each send
+            # ends within its channel's timeout).
+            if self._inflight:
+                await asyncio.gather(*self._inflight, return_exceptions=True)
 
     async def send_due(self) -> int:
-        """One round: claim up to `batch` due deliveries and send them; returns how many
-        were taken (sent, failed or put off)."""
+        """One round: claim up to `batch` due deliveries (no more than free slots), send
+        them and wait for their outcomes; returns how many were taken (sent, failed or put
+        off)."""
+        limit = min(self.batch, self._concurrency - len(self._inflight))
+        taken = await self._start_due(limit)
+        if self._inflight:
+            await asyncio.gather(*self._inflight, return_exceptions=True)
+        return taken
+
+    async def _start_due(self, limit: int) -> int:
+        """Claim up to `limit` due deliveries and start sending them (a task each);
+        returns how many were taken (started or put off)."""
+        if limit <= 0:
+            return 0
         now = self.clock()
-        # No more than can be sent at once: a claimed delivery waiting for a free slot
-        # could otherwise outlive its lease under load and be claimed (and sent) again.
-        limit = min(self.batch, self._concurrency)
+        # No more than free slots: a claimed delivery waiting for a slot could otherwise
+        # outlive its lease under load and be claimed (and sent) again.
         rows = await self.db.read(lambda c: store.due_deliveries(c, now=now, limit=limit))
         if not rows:
             return 0
@@ -146,6 +175,10 @@ class Sender:
             sent = await self.db.read(
                 lambda c: store.sms_sent_since(c, addresses=addresses, since=since)
             )
+            # An SMS still on its way counts as sent now.
+            for row in self._inflight.values():
+                if row.channel == res.DELIVERY_CHANNEL_SMS and row.address in sent:
+                    sent[row.address].append(now)
             later.update(
                 domain.rate_limited(
                     sms, sent, limit=self.sms_limit, window=self.sms_window, now=now
@@ -153,11 +186,21 @@ class Sender:
             )
         go = [r for r in rows if r.id not in later]
         claimed = await self.db.write(lambda conn: self._claim(conn, go, later, now))
-        go = [r for r in go if r.id in claimed]
-        await asyncio.gather(*(self._send(r) for r in go))
-        if go and self.on_recorded is not None:
-            self.on_recorded()
+        for r in go:
+            if r.id in claimed:
+                task = asyncio.create_task(self._send(r))
+                self._inflight[task] = r
+                task.add_done_callback(self._sent)
         return len(rows)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        self._inflight.pop(task, None)
+        self._wake.set()  # a slot is free
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            log.warning("notify sender: a send failed (%s: %s)", type(exc).__name__, exc)
+        if self.on_recorded is not None:
+            self.on_recorded()
 
     def _claim(
         self, conn: Connection, rows: list[Any], later: dict[str, datetime], now: datetime

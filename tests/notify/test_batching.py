@@ -4,6 +4,7 @@ results as one at a time."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,16 +16,17 @@ from services.common.db import Database
 from services.common.policy import load_policy
 from services.notify import domain, store
 from services.notify.sender import Sender
+from tests.conftest import eventually
 from tests.dbtools import statements
 
 FILE = res.DELIVERY_CHANNEL_FILE
 PUSH = res.DELIVERY_CHANNEL_APP_PUSH
 
 
-def planned(n: int, now: datetime) -> list[store.Planned]:
-    """`n` case events, each for two staff (two deliveries)."""
+def planned(n: int, now: datetime, first: int = 0) -> list[store.Planned]:
+    """`n` case events (numbered from `first`), each for two staff (two deliveries)."""
     out = []
-    for i in range(n):
+    for i in range(first, first + n):
         case_id = f"019ac9a1-0000-7000-8000-{i:012x}"
         rows = domain.plan(
             event_id=f"e{i}",
@@ -141,3 +143,48 @@ async def test_the_sender_records_a_round_of_sends_in_few_statements(db: Databas
     # (how many depends on how the sends interleave with the writer; one each was 32).
     assert seen["UPDATE deliveries"] <= 1 + 8, seen
     assert seen["INSERT delivery_attempts"] <= 8, seen
+
+
+class Gate:
+    """A channel that holds the sends to one recipient until released."""
+
+    name = "app_push"
+
+    def __init__(self, slow: str) -> None:
+        self.slow = slow
+        self.started = asyncio.Event()
+        self.release = asyncio.Event()
+        self.sent: list[str] = []
+
+    async def send(self, delivery: domain.Outgoing) -> None:
+        if delivery.recipient.id == self.slow:
+            self.started.set()
+            await self.release.wait()
+        self.sent.append(delivery.recipient.id)
+
+
+async def test_a_slow_receiver_holds_only_its_own_slot(db: Database) -> None:
+    """While one send hangs (a receiver that takes its time to answer), what becomes due
+    afterwards is sent; the sender stops only after the hanging send is recorded."""
+    now = datetime.now(UTC)
+    gate = Gate(slow="s0a")
+    sender = Sender(db=db, channels={FILE: gate, PUSH: gate}, concurrency=4, poll_seconds=0.2)
+    await db.write(lambda c: store.write_planned(c, planned(1, now)))
+    stop = asyncio.Event()
+    running = asyncio.create_task(sender.run(stop))
+    await asyncio.wait_for(gate.started.wait(), timeout=10)
+    await db.write(lambda c: store.write_planned(c, planned(5, now, first=1)))
+    sender.kick()
+    later = {f"s{i}{x}" for i in range(1, 6) for x in "ab"}
+
+    async def later_sent() -> bool:
+        return later <= set(gate.sent)
+
+    await eventually(later_sent, timeout=20)  # (the old sender waited for the slow one)
+    assert "s0a" not in gate.sent
+    stop.set()
+    gate.release.set()
+    await asyncio.wait_for(running, timeout=10)
+    rows = await db.read(lambda c: list(c.execute(select(store.deliveries))))
+    assert {r.recipient_id: r.status for r in rows}["s0a"] == res.DELIVERY_STATUS_SENT
+    assert all(r.status == res.DELIVERY_STATUS_SENT for r in rows)
