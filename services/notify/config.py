@@ -99,7 +99,7 @@ class NotifySettings(ServiceSettings):
     retention_batch: int = Field(500, gt=0, le=10_000, description="Cases per transaction.")
     send_poll_seconds: float = Field(1.0, gt=0, description="Sender wakes at least this often.")
     send_concurrency: int = Field(
-        16,
+        32,
         gt=0,
         le=256,
         description="Deliveries sent at once; also the most a crash can make go out twice.",

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from datetime import time as dt_time
@@ -59,7 +60,7 @@ class Sender:
         batch: int = 100,
         poll_seconds: float = 1.0,
         lease_seconds: float = 60.0,
-        concurrency: int = 16,
+        concurrency: int = 32,
         publish_delivered: bool = False,
         max_attempts: int | None = None,
         retry: domain.RetryPolicy | None = None,
@@ -108,13 +109,22 @@ class Sender:
         slot (it used to hold up every delivery claimed after it, up to its timeout)."""
         backoff = Backoff(base=0.25, cap=10.0)
         failing = False
+        # A round costs a read and a commit: while sends are under way, wait until half
+        # the slots are free (or a poll interval has passed) rather than claim one by one.
+        refill = max(1, self._concurrency // 2)
+        last_round = 0.0
         try:
             while not stop.is_set():
                 self._wake.clear()
                 free = self._concurrency - len(self._inflight)
+                waited = time.monotonic() - last_round
                 if free <= 0:  # a finished send sets _wake
                     await wait_any(self._wake, stop, timeout=self.poll_seconds)
                     continue
+                if free < refill and waited < self.poll_seconds:
+                    await wait_any(self._wake, stop, timeout=self.poll_seconds - waited)
+                    continue
+                last_round = time.monotonic()
                 limit = min(self.batch, free)
                 try:
                     taken = await self._start_due(limit)
