@@ -38,6 +38,7 @@ from services.common.interceptors import request_id_var
 from services.common.timeutil import to_ts, utcnow
 from services.registry import audit, domain, geocode, importer, metrics, store
 from services.registry.cases import CaseDirectory
+from services.registry.importer import vocabulary
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
@@ -288,7 +289,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         _require(v, request.unit_code, "unit_code", max_len=32)
         v.raise_if_any()
         _within(auth.principal_of(context), request.unit_code, f"unit {request.unit_code}")
-        tags = list(importer.TAG_NAMES)
+        tags = list(vocabulary.TAG_NAMES)
 
         def load(conn: Connection) -> tuple[Any, dict[str, Any]] | None:
             unit = store.get_unit(conn, code=request.unit_code)
@@ -588,7 +589,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 metrics.UNITS.labels(word).set(self.grid_map.count(level))
         if outcome.staged and self.relay is not None:
             self.relay.kick()
-        kind = importer.KIND_WORDS[report.kind]
+        kind = vocabulary.KIND_WORDS[report.kind]
         for name in ("inserted", "updated", "unchanged"):
             metrics.IMPORTED_ROWS.labels(kind, name).inc(getattr(report, name))
         metrics.IMPORTED_ROWS.labels(kind, "rejected").inc(report.rejected_count)

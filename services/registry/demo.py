@@ -27,6 +27,7 @@ from sqlalchemy import Connection, text
 from lianxin.registry.v1 import resources_pb2 as res
 from services.common.errors import InvalidArgument
 from services.registry import domain, importer, store
+from services.registry.importer.units import read_units
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 MAX_PROBLEMS = 20
@@ -82,7 +83,7 @@ def parse(doc: dict[str, Any], *, ledgers: list[importer.Batch] | None = None) -
     """Rows for every table, or DemoDataError listing what is wrong."""
     problems: list[str] = []
     features = doc.get("features", [])
-    batch = importer.read_units(features if isinstance(features, list) else [])
+    batch = read_units(features if isinstance(features, list) else [])
     for r in batch.rejected:
         for name, description in r.problems:
             problems.append(f"features[{r.row}] ({r.key or 'no code'}): {name} {description}")
