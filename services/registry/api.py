@@ -36,9 +36,10 @@ from services.common.db import Database
 from services.common.errors import InvalidArgument, NotFound, PermissionDenied, Violations
 from services.common.interceptors import request_id_var
 from services.common.timeutil import to_ts, utcnow
-from services.registry import audit, domain, geocode, importer, metrics, store
+from services.registry import audit, domain, geocode, importer, metrics
 from services.registry.cases import CaseDirectory
 from services.registry.importer import vocabulary
+from services.registry.store import coverage, records, search
 
 PAGE_DEFAULT = 100
 PAGE_MAX = 1000
@@ -160,7 +161,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     ) -> svc.GetUnitResponse:
         if not request.code:
             raise InvalidArgument([("code", "is required")])
-        row = await self.db.read(lambda conn: store.get_unit(conn, code=request.code))
+        row = await self.db.read(lambda conn: records.get_unit(conn, code=request.code))
         if row is None:
             raise NotFound(f"unit {request.code} not found", metadata={"code": request.code})
         return svc.GetUnitResponse(unit=domain.unit_to_proto(row))
@@ -174,7 +175,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         size, after = _page(request.page_size, request.page_token)
 
         def load(conn: Connection) -> list[Any]:
-            return store.list_units(
+            return records.list_units(
                 conn,
                 parent_code=request.parent_code,
                 level=request.level,
@@ -197,7 +198,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         size, after = _page(request.page_size, request.page_token)
 
         def load(conn: Connection) -> tuple[list[Any], dict[str, list[str]], bool]:
-            rows = store.list_staff(
+            rows = records.list_staff(
                 conn,
                 grid_code=request.grid_code,
                 unit_code=request.unit_code,
@@ -207,7 +208,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                 limit=size + 1,
             )
             page = rows[:size]
-            grids = store.grids_of_staff(conn, staff_ids=[r.id for r in page])
+            grids = records.grids_of_staff(conn, staff_ids=[r.id for r in page])
             return page, grids, len(rows) > size
 
         rows, grids, more = await self.db.read(load)
@@ -232,7 +233,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
     ) -> svc.ListDepartmentsResponse:
         size, after = _page(request.page_size, request.page_token)
         rows = await self.db.read(
-            lambda conn: store.list_departments(conn, after_code=after, limit=size + 1)
+            lambda conn: records.list_departments(conn, after_code=after, limit=size + 1)
         )
         depts = [domain.department_to_proto(r) for r in rows[:size]]
         return svc.ListDepartmentsResponse(
@@ -292,10 +293,10 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         tags = list(vocabulary.TAG_NAMES)
 
         def load(conn: Connection) -> tuple[Any, dict[str, Any]] | None:
-            unit = store.get_unit(conn, code=request.unit_code)
+            unit = records.get_unit(conn, code=request.unit_code)
             if unit is None:
                 return None
-            return unit, store.area_counts(conn, prefix=unit.code, tags=tags)
+            return unit, coverage.area_counts(conn, prefix=unit.code, tags=tags)
 
         found, cases = await asyncio.gather(
             self.db.read(load), self.cases.counts(request.unit_code)
@@ -326,11 +327,11 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         _need_jurisdiction(p, "buildings' households and residents")
 
         def load(conn: Connection) -> tuple[Any, list[Any], dict[str, list[Any]]] | None:
-            building = store.get_building(conn, code=request.code)
+            building = records.get_building(conn, code=request.code)
             if building is None:
                 return None
-            homes = store.households_of_building(conn, building_code=building.code)
-            people = store.persons_of_households(conn, household_ids=[h.id for h in homes])
+            homes = records.households_of_building(conn, building_code=building.code)
+            people = records.persons_of_households(conn, household_ids=[h.id for h in homes])
             return building, homes, people
 
         found = await self.db.read(load)
@@ -367,16 +368,16 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         _need_jurisdiction(p, "persons")
 
         def load(conn: Connection) -> tuple[Any, ...] | None:
-            person = store.get_person(conn, person_id=request.person_id)
+            person = records.get_person(conn, person_id=request.person_id)
             if person is None:
                 return None
             home = building = None
             members: list[Any] = []
             if person.household_id:
-                home = store.get_household(conn, household_id=person.household_id)
-                building = store.get_building(conn, code=home.building_code)
-                members = store.persons_of_households(conn, household_ids=[home.id])[home.id]
-            linked = store.cases_of_person(conn, person_id=person.id, limit=PERSON_CASES)
+                home = records.get_household(conn, household_id=person.household_id)
+                building = records.get_building(conn, code=home.building_code)
+                members = records.persons_of_households(conn, household_ids=[home.id])[home.id]
+            linked = records.cases_of_person(conn, person_id=person.id, limit=PERSON_CASES)
             return person, home, building, members, linked
 
         found = await self.db.read(load)
@@ -455,13 +456,13 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             conn: Connection,
         ) -> tuple[list[Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
             if is_tail:
-                rows = store.search_tail(
+                rows = search.search_tail(
                     conn, digits=tail, prefix=prefix, offset=offset, limit=size + 1
                 )
                 people = {r.id: r for r in rows}
-                hits = [(store.SEARCH_PERSON, r.id, float(r.score)) for r in rows]
+                hits = [(search.SEARCH_PERSON, r.id, float(r.score)) for r in rows]
             else:
-                rows = store.search_text(
+                rows = search.search_text(
                     conn,
                     query=query,
                     prefix=prefix,
@@ -470,20 +471,20 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
                     with_persons=with_persons,
                 )
                 hits = [(r.kind, r.ref, float(r.score)) for r in rows]
-                people = store.persons_by_id(
-                    conn, ids=[ref for kind, ref, _ in hits if kind == store.SEARCH_PERSON]
+                people = search.persons_by_id(
+                    conn, ids=[ref for kind, ref, _ in hits if kind == search.SEARCH_PERSON]
                 )
-            places = store.buildings_by_code(
-                conn, codes=[ref for kind, ref, _ in hits if kind == store.SEARCH_BUILDING]
+            places = records.buildings_by_code(
+                conn, codes=[ref for kind, ref, _ in hits if kind == search.SEARCH_BUILDING]
             )
-            homes = store.person_homes(conn, person_ids=list(people))
+            homes = search.person_homes(conn, person_ids=list(people))
             return hits, people, places, homes
 
         hits, people, places, homes = await self.db.read(load)
         more = len(hits) > size
         hits = hits[:size]
         shown = [
-            people[ref] for kind, ref, _ in hits if kind == store.SEARCH_PERSON and ref in people
+            people[ref] for kind, ref, _ in hits if kind == search.SEARCH_PERSON and ref in people
         ]
         if shown:
             await self._log(
@@ -498,13 +499,13 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         out = svc.SearchRegistryResponse()
         for i, (kind, ref, score) in enumerate(hits):
             rank = float(offset + i) + score / 10
-            if kind == store.SEARCH_PERSON and ref in people:
+            if kind == search.SEARCH_PERSON and ref in people:
                 out.hits.add(
                     rank=rank,
                     person=domain.person_to_proto(people[ref], full=False, today=today),
                     address=domain.household_address(*homes[ref]) if ref in homes else "",
                 )
-            elif kind == store.SEARCH_BUILDING and ref in places:
+            elif kind == search.SEARCH_BUILDING and ref in places:
                 out.hits.add(rank=rank, building=domain.building_to_proto(places[ref]))
         if more:
             out.next_page_token = paging.encode_token(
@@ -624,7 +625,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
         size = paging.page_size(request.page_size, default=PAGE_DEFAULT, maximum=PAGE_MAX)
         before = paging.read_token(request.page_token, {"before": int})["before"] or None
         rows = await self.db.read(
-            lambda conn: store.list_access(
+            lambda conn: records.list_access(
                 conn,
                 subject_id=request.subject_id,
                 actor=request.actor,
@@ -713,7 +714,7 @@ class RegistryServicer(registry_service_pb2_grpc.RegistryServiceServicer):
             }
             for sid in ids
         ]
-        await self.db.write(lambda conn: store.log_access(conn, rows))
+        await self.db.write(lambda conn: records.log_access(conn, rows))
         outcome_word = "granted" if outcome == res.ACCESS_OUTCOME_GRANTED else "denied"
         metrics.PII_READS.labels(p.actor_kind, VIEW_NAMES.get(view, "masked"), outcome_word).inc(
             len(rows)

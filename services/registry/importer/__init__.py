@@ -44,7 +44,6 @@ from lianxin.registry.v1 import resources_pb2 as res
 from services.common import bus
 from services.common.errors import InvalidArgument
 from services.common.ids import uuid7
-from services.registry import store
 from services.registry.importer.batch import (
     MAX_REPORTED,
     SQLITE_CACHE_KIB,
@@ -65,6 +64,7 @@ from services.registry.importer.ledgers import (
 )
 from services.registry.importer.units import _apply_units, _check_units, read_units
 from services.registry.importer.vocabulary import HOUSEHOLD_COLUMNS, KIND_WORDS, PERSON_COLUMNS
+from services.registry.store import tables
 
 __all__ = ["Batch", "Outcome", "apply", "guess_format", "read"]
 
@@ -188,7 +188,7 @@ def apply(
     staged = False
     if written and (inserted or updated):
         conn.execute(
-            insert(store.import_runs).values(
+            insert(tables.import_runs).values(
                 id=report.import_id,
                 kind=batch.kind,
                 actor=actor[:128],
@@ -215,7 +215,7 @@ def apply(
             source="lianxin/registry",
             registry_imported=event_pb2.RegistryImported(summary=summary),
         )
-        bus.stage(conn, store.outbox, [bus.Staged(event, traceparent)])
+        bus.stage(conn, tables.outbox, [bus.Staged(event, traceparent)])
         staged = True
     return Outcome(report=report, grid_map=grid_map, staged=staged)
 

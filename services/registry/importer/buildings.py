@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, update
 
 from lianxin.registry.v1 import resources_pb2 as res
-from services.registry import geo, store
+from services.registry import geo
 from services.registry.gridmap import GridMap
 from services.registry.importer.batch import (
     Batch,
@@ -22,6 +22,7 @@ from services.registry.importer.batch import (
 )
 from services.registry.importer.units import _propagate_grids
 from services.registry.importer.vocabulary import CODE
+from services.registry.store import helpers, records, search, tables
 
 
 def read_buildings(
@@ -89,7 +90,7 @@ BUILDING_FIELDS = ("name", "address", "lat", "lon", "footprint_geojson", "grid_c
 
 
 def _apply_buildings(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int, int, int]:
-    grid_map = GridMap(store.all_units(conn), fast=False)
+    grid_map = GridMap(records.all_units(conn), fast=False)
     rows = batch.rows
     grids = grid_map.locate_many([r["lat"] for r in rows], [r["lon"] for r in rows])
     tick = _Ticker(ctx.progress, "validating", len(rows))
@@ -110,8 +111,8 @@ def _apply_buildings(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int
         accepted.append(r)
     if ctx.stop_here(batch):
         return 0, 0, 0
-    t = store.buildings
-    stored = store.lookup(conn, list(t.c), t.c.code, (r["code"] for r in accepted))
+    t = tables.buildings
+    stored = helpers.lookup(conn, list(t.c), t.c.code, (r["code"] for r in accepted))
     new = [r for r in accepted if r["code"] not in stored]
     changed = [
         r
@@ -121,17 +122,17 @@ def _apply_buildings(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int
     ]
     now = ctx.now
     tick = _Ticker(ctx.progress, "writing", len(new) + len(changed))
-    was_empty = store.is_table_empty(conn, t)
+    was_empty = helpers.is_table_empty(conn, t)
     stamps = {"created_at": now, "updated_at": now}
-    for chunk in store.chunks(new, store.INSERT_BATCH):
-        store.bulk_insert(conn, t, chunk, keys=BUILDING_KEYS, extra=stamps)
+    for chunk in helpers.chunks(new, helpers.INSERT_BATCH):
+        helpers.bulk_insert(conn, t, chunk, keys=BUILDING_KEYS, extra=stamps)
         tick.step(len(chunk))
     renamed = [
         r["code"]
         for r in changed
         if (r["name"], r["address"]) != (stored[r["code"]].name, stored[r["code"]].address)
     ]
-    store.search_forget(conn, t, renamed)
+    search.search_forget(conn, t, renamed)
     if changed:
         conn.execute(
             update(t)
@@ -151,9 +152,9 @@ def _apply_buildings(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int
         ]
         _propagate_grids(conn, moved)
     if was_empty and new:
-        store.search_rebuild(conn, t)
+        search.search_rebuild(conn, t)
     else:
-        store.search_learn(conn, t, [r["code"] for r in new] + renamed)
+        search.search_learn(conn, t, [r["code"] for r in new] + renamed)
     return len(new), len(changed), len(accepted) - len(new) - len(changed)
 
 

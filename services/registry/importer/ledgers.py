@@ -18,7 +18,7 @@ from lianxin.registry.v1 import resources_pb2 as res
 from services.common.errors import InvalidArgument
 from services.common.ids import uuid7
 from services.common.pii import mask_id_number
-from services.registry import idcard, store
+from services.registry import idcard
 from services.registry.importer.batch import (
     BULK_ROWS,
     INSERT_CHUNK,
@@ -38,6 +38,7 @@ from services.registry.importer.vocabulary import (
     TAG_NAMES,
     TAG_SPLIT,
 )
+from services.registry.store import helpers, search, tables
 
 
 def _table(fmt: int, content: bytes) -> tuple[list[str], Iterator[tuple[int, list[Any]]]]:
@@ -301,8 +302,8 @@ def _person_row(
 
 
 def _apply_households(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int, int, int]:
-    b = store.buildings
-    found = store.lookup(
+    b = tables.buildings
+    found = helpers.lookup(
         conn, [b.c.code, b.c.grid_code], b.c.code, (r["building_code"] for r in batch.rows)
     )
     tick = _Ticker(ctx.progress, "validating", len(batch.rows))
@@ -323,19 +324,19 @@ def _apply_households(conn: Connection, batch: Batch, ctx: _Context) -> tuple[in
         accepted.append(r)
     if ctx.stop_here(batch):
         return 0, 0, 0
-    h = store.households
-    stored = store.lookup(conn, [h.c.id, h.c.head_name], h.c.id, (r["id"] for r in accepted))
+    h = tables.households
+    stored = helpers.lookup(conn, [h.c.id, h.c.head_name], h.c.id, (r["id"] for r in accepted))
     new = [r for r in accepted if r["id"] not in stored]
     changed = [
         r for r in accepted if r["id"] in stored and stored[r["id"]].head_name != r["head_name"]
     ]
     now = ctx.now
     tick = _Ticker(ctx.progress, "writing", len(new) + len(changed))
-    bulk = len(new) >= BULK_ROWS and store.is_table_empty(conn, h)
+    bulk = len(new) >= BULK_ROWS and helpers.is_table_empty(conn, h)
     stamps = {"created_at": now, "updated_at": now}
-    with store.indexes_deferred(conn, h, when=bulk):
-        for chunk in store.chunks(new, INSERT_CHUNK):
-            store.bulk_insert(conn, h, chunk, keys=HOUSEHOLD_KEYS, extra=stamps)
+    with helpers.indexes_deferred(conn, h, when=bulk):
+        for chunk in helpers.chunks(new, INSERT_CHUNK):
+            helpers.bulk_insert(conn, h, chunk, keys=HOUSEHOLD_KEYS, extra=stamps)
             tick.step(len(chunk))
     if changed:
         conn.execute(
@@ -376,15 +377,15 @@ HOUSEHOLD_KEYS = ("id", "building_code", "unit_number", "room", "head_name", "un
 
 
 def _apply_persons(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int, int, int]:
-    h, p = store.households, store.persons
-    found = store.lookup(
+    h, p = tables.households, tables.persons
+    found = helpers.lookup(
         conn,
         [h.c.id, h.c.unit_code],
         h.c.id,
         (r["household_id"] for r in batch.rows if r["household_id"]),
     )
     homes = {k: r.unit_code for k, r in found.items()}
-    units = {r.code for r in conn.execute(select(store.units.c.code))}
+    units = {r.code for r in conn.execute(select(tables.units.c.code))}
     tick = _Ticker(ctx.progress, "validating", len(batch.rows))
     accepted = []
     for r in batch.rows:
@@ -419,16 +420,16 @@ def _apply_persons(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int, 
             changed.append(r)
     now = ctx.now
     tick = _Ticker(ctx.progress, "writing", len(new) + len(changed))
-    was_empty = not stored and store.is_table_empty(conn, p)
+    was_empty = not stored and helpers.is_table_empty(conn, p)
     bulk = len(new) >= BULK_ROWS and was_empty
     stamps = {"created_at": now, "updated_at": now}
-    with store.indexes_deferred(conn, p, when=bulk):
-        for chunk in store.chunks(new, INSERT_CHUNK):
-            store.bulk_insert(conn, p, chunk, keys=PERSON_KEYS, extra=stamps)
+    with helpers.indexes_deferred(conn, p, when=bulk):
+        for chunk in helpers.chunks(new, INSERT_CHUNK):
+            helpers.bulk_insert(conn, p, chunk, keys=PERSON_KEYS, extra=stamps)
             tick.step(len(chunk))
     renamed = [r["id"] for r in changed if stored[r["id_number"]].name != r["name"]]
-    store.search_forget(conn, p, renamed)
-    for chunk in store.chunks(changed, store.INSERT_BATCH):
+    search.search_forget(conn, p, renamed)
+    for chunk in helpers.chunks(changed, helpers.INSERT_BATCH):
         conn.execute(
             update(p)
             .where(p.c.id == bindparam("b_id"))
@@ -446,9 +447,9 @@ def _apply_persons(conn: Connection, batch: Batch, ctx: _Context) -> tuple[int, 
         tick.step(len(chunk))
     ctx.progress("indexing", 0, len(new) + len(renamed))
     if was_empty and new:
-        store.search_rebuild(conn, p)
+        search.search_rebuild(conn, p)
     else:
-        store.search_learn(conn, p, [r["id"] for r in new] + renamed)
+        search.search_learn(conn, p, [r["id"] for r in new] + renamed)
     ctx.progress("indexing", len(new) + len(renamed), len(new) + len(renamed))
     return len(new), len(changed), len(accepted) - len(new) - len(changed)
 
@@ -462,6 +463,6 @@ def _person_ids() -> Iterator[str]:
 
 
 def _stored_persons(conn: Connection, numbers: list[str]) -> dict[str, Any]:
-    p = store.persons
+    p = tables.persons
     cols = [p.c.id, p.c.id_number, *(p.c[f] for f in PERSON_FIELDS)]
-    return store.lookup(conn, cols, p.c.id_number, numbers)
+    return helpers.lookup(conn, cols, p.c.id_number, numbers)

@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import Connection, bindparam, insert, select, update
 
 from lianxin.registry.v1 import resources_pb2 as res
-from services.registry import geo, store
+from services.registry import geo
 from services.registry.gridmap import GridMap
 from services.registry.importer.batch import (
     Batch,
@@ -23,6 +23,7 @@ from services.registry.importer.batch import (
     _Ticker,
 )
 from services.registry.importer.vocabulary import DEFAULT_TYPE_NAMES, LEVELS
+from services.registry.store import helpers, records, tables
 
 # A child may stick out of its parent by this much (degrees, ~1 cm) and still be inside.
 COVER_TOLERANCE = 1e-7
@@ -92,7 +93,7 @@ UNIT_FIELDS = ("name", "level", "type_name", "parent_code", "boundary_geojson")
 
 def _check_units(conn: Connection, batch: Batch) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Rows whose place in the hierarchy holds, parents first; and the stored units."""
-    stored = {r.code: r for r in store.all_units(conn)}
+    stored = {r.code: r for r in records.all_units(conn)}
     incoming = {r["code"]: r for r in batch.rows}
     rejected_codes = {r.key for r in batch.rejected if r.key}
     accepted: dict[str, dict[str, Any]] = {}
@@ -177,11 +178,11 @@ def _apply_units(
     ]
     clean = [{k: v for k, v in r.items() if not k.startswith("_")} for r in new + changed]
     tick = _Ticker(ctx.progress, "writing", len(clean))
-    for batch_rows in store.chunks(clean[: len(new)], store.INSERT_BATCH):
-        conn.execute(insert(store.units), list(batch_rows))
+    for batch_rows in helpers.chunks(clean[: len(new)], helpers.INSERT_BATCH):
+        conn.execute(insert(tables.units), list(batch_rows))
         tick.step(len(batch_rows))
     if changed:
-        u = store.units
+        u = tables.units
         stmt = (
             update(u)
             .where(u.c.code == bindparam("b_code"))
@@ -194,14 +195,14 @@ def _apply_units(
         tick.step(len(changed))
     grid_map = None
     if new or changed:
-        grid_map = GridMap(store.all_units(conn))
+        grid_map = GridMap(records.all_units(conn))
         _regrid_buildings(conn, grid_map)
     return len(new), len(changed), len(rows) - len(new) - len(changed), grid_map
 
 
 def _regrid_buildings(conn: Connection, grid_map: GridMap) -> None:
     """After grids changed: every building's grid again, and what depends on it."""
-    b = store.buildings
+    b = tables.buildings
     rows = list(conn.execute(select(b.c.code, b.c.lat, b.c.lon, b.c.grid_code)))
     codes = grid_map.locate_many([r.lat for r in rows], [r.lon for r in rows])
     moved = [
@@ -221,8 +222,8 @@ def _regrid_buildings(conn: Connection, grid_map: GridMap) -> None:
 
 def _propagate_grids(conn: Connection, building_codes: list[str]) -> None:
     """Households and persons of these buildings take the building's grid."""
-    b, h, p = store.buildings, store.households, store.persons
-    for chunk in store.chunks(building_codes, store.IN_CHUNK):
+    b, h, p = tables.buildings, tables.households, tables.persons
+    for chunk in helpers.chunks(building_codes, helpers.IN_CHUNK):
         keys = list(chunk)
         grid_of = select(b.c.grid_code).where(b.c.code == h.c.building_code).scalar_subquery()
         conn.execute(update(h).where(h.c.building_code.in_(keys)).values(unit_code=grid_of))
