@@ -19,3 +19,7 @@ Denormalised on purpose, kept right by the import code: a household's and a pers
 whose ledger lists them). Codes nest (a unit's code is a prefix of
 every code below it), so "in unit X" is a code range (`under()`), served by indexes.
 """
+
+# Every service's store names its migrations directory: `lianxin migrate registry` and
+# `lianxin serve registry` find it as services.registry.store.MIGRATIONS.
+from services.registry.store.tables import MIGRATIONS as MIGRATIONS
