@@ -42,8 +42,9 @@ from lianxin.registry.v1.registry_service_pb2_grpc import RegistryServiceStub  #
 from services.cli.up import wait_serving  # noqa: E402
 from services.common.db import Database, migrate  # noqa: E402
 from services.common.natsserver import NatsServer, free_port  # noqa: E402
-from services.registry import audit, generate, importer, store  # noqa: E402
+from services.registry import audit, generate, importer  # noqa: E402
 from services.registry.gridmap import GridMap  # noqa: E402
+from services.registry.store import records, tables  # noqa: E402
 from tests import callers  # noqa: E402 - tokens the services trust (test keys)
 
 RESULTS = ROOT / "bench" / "results"
@@ -71,7 +72,7 @@ def district(layout: generate.Layout, seed: int) -> dict[str, Path]:
 
 def import_district(paths: dict[str, Path], url: str) -> dict[str, float]:
     """Seconds per file to import the district into a fresh database at `url`."""
-    migrate(url, store.MIGRATIONS)
+    migrate(url, tables.MIGRATIONS)
     db = Database(url)
     times: dict[str, float] = {}
     try:
@@ -210,7 +211,7 @@ def main() -> int:
             audits.append(seconds)
         db = Database(url)
         try:
-            grid_map = GridMap(db.write_sync(store.all_units))
+            grid_map = GridMap(db.write_sync(records.all_units))
         finally:
             db.close()
         pts = points(grid_map, args.lookups)

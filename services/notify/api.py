@@ -21,7 +21,7 @@ from services.common.errors import (
     PermissionDenied,
     Violations,
 )
-from services.notify import domain, scope, store, subscriptions
+from services.notify import audiences, domain, policies, scope, store, subscriptions
 from services.notify.channels import Clock
 
 
@@ -105,7 +105,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
             row = store.get_delivery(conn, delivery_id=request.delivery_id)
             if row is None:
                 return None, False
-            at = domain.not_before(
+            at = policies.not_before(
                 now, channel=row.channel, urgent=bool(row.urgent), quiet=self.quiet
             )
             revived = store.revive(conn, delivery_id=row.id, at=at)
@@ -155,7 +155,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
     async def ListSubscriptions(
         self, request: svc.ListSubscriptionsRequest, context: grpc.aio.ServicerContext
     ) -> svc.ListSubscriptionsResponse:
-        if request.hotline and request.hotline not in domain.HOTLINES:
+        if request.hotline and request.hotline not in audiences.HOTLINES:
             raise InvalidArgument([("hotline", "must be a hotline channel, or unset for all")])
         own = scope.subscription_hotline(auth.current())
         if own and request.hotline and request.hotline != own:

@@ -14,7 +14,7 @@ from services.common.policy import load_policy
 from services.common.retention import keep_reporters_limited
 from services.common.server import ServiceHost, run_until_signalled
 from services.common.timeutil import utcnow
-from services.notify import domain, events, metrics, store, subscriptions
+from services.notify import events, metrics, policies, store, subscriptions
 from services.notify.api import NotifyServicer
 from services.notify.channels import (
     AppPush,
@@ -83,7 +83,7 @@ async def create_server(settings: NotifySettings, *, clock: Clock = utcnow) -> S
         lease_seconds=settings.send_lease_seconds,
         concurrency=settings.send_concurrency,
         publish_delivered=settings.publish_delivered,
-        retry=domain.RetryPolicy(
+        retry=policies.RetryPolicy(
             max_attempts=settings.max_attempts,
             base_seconds=settings.retry_base_seconds,
             max_seconds=settings.retry_max_seconds,

@@ -40,7 +40,7 @@ from nats.aio.client import Client as NATS
 from services.common.db import Database
 from services.common.pii import mask_phone
 from services.common.timeutil import aware, utcnow
-from services.notify import domain, store, webhooks
+from services.notify import audiences, store, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Channel(Protocol):
 
     name: str
 
-    async def send(self, delivery: domain.Outgoing) -> None:
+    async def send(self, delivery: audiences.Outgoing) -> None:
         """Hand the message over; raise when it could not be."""
         ...
 
@@ -83,7 +83,7 @@ class FileSink:
         self.path = path
         self._lock = asyncio.Lock()
 
-    async def send(self, delivery: domain.Outgoing) -> None:
+    async def send(self, delivery: audiences.Outgoing) -> None:
         r = delivery.recipient
         record: dict[str, Any] = {
             "id": delivery.id,
@@ -128,7 +128,7 @@ def _post_sync(url: str, body: bytes, headers: dict[str, str], timeout: float) -
         with _opener.open(request, timeout=timeout) as response:
             response.read(4096)
     except urllib.error.HTTPError as exc:
-        detail = domain.mask_phones(exc.read(300).decode("utf-8", "replace").strip())
+        detail = audiences.mask_phones(exc.read(300).decode("utf-8", "replace").strip())
         message = f"HTTP {exc.code} from {_origin(url)}" + (f": {detail}" if detail else "")
         if exc.code in (408, 425, 429) or exc.code >= 500:
             raise ConnectionError(message) from None
@@ -191,7 +191,7 @@ class SmsGateway:
             basic = base64.b64encode(f"{username}:{password}".encode()).decode()
             self.headers["Authorization"] = f"Basic {basic}"
 
-    async def send(self, delivery: domain.Outgoing) -> None:
+    async def send(self, delivery: audiences.Outgoing) -> None:
         to = delivery.recipient.address
         if not to:
             raise PermanentError("recipient has no phone number")
@@ -222,8 +222,8 @@ class AppPush:
         self.nc = nc
         self.timeout = timeout
 
-    async def send(self, delivery: domain.Outgoing) -> None:
-        if delivery.recipient.kind != domain.STAFF:
+    async def send(self, delivery: audiences.Outgoing) -> None:
+        if delivery.recipient.kind != audiences.STAFF:
             raise PermanentError("app push goes to staff only")
         message = {
             "id": delivery.id,
@@ -264,7 +264,7 @@ class WebhookChannel:
         self.clock = clock
         self.wall = wall
 
-    async def send(self, delivery: domain.Outgoing) -> None:
+    async def send(self, delivery: audiences.Outgoing) -> None:
         sub_id = delivery.recipient.subscription_id
         sub = await self.db.read(lambda c: store.get_subscription(c, subscription_id=sub_id))
         if sub is None:

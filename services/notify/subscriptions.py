@@ -27,7 +27,7 @@ from lianxin.notify.v1 import resources_pb2 as res
 from services.common.errors import Violations
 from services.common.ids import uuid7
 from services.common.timeutil import to_ts
-from services.notify import domain, store
+from services.notify import audiences, store
 
 UNIT_CODE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
@@ -41,8 +41,8 @@ def validate(
 ) -> None:
     """Every problem with a subscription to create, as field violations."""
     v = v or Violations()
-    hotlines = ", ".join(intake_res.Channel.Name(c) for c in domain.HOTLINES)
-    v.check(sub.hotline in domain.HOTLINES, "subscription.hotline", f"must be one of {hotlines}")
+    hotlines = ", ".join(intake_res.Channel.Name(c) for c in audiences.HOTLINES)
+    v.check(sub.hotline in audiences.HOTLINES, "subscription.hotline", f"must be one of {hotlines}")
     url = sub.webhook_url.strip()
     if url:
         parts = urllib.parse.urlsplit(url)
@@ -68,7 +68,7 @@ def validate(
         )
     for i, t in enumerate(sub.event_types):
         v.check(
-            t in domain.AUDIENCES,
+            t in audiences.AUDIENCES,
             f"subscription.event_types[{i}]",
             f"unknown event type {t!r}; e.g. case.dispatched, case.closed",
         )
@@ -115,7 +115,7 @@ def ensure_default(
     conn: Connection, *, hotline: str, unit_code: str, webhook_url: str, now: datetime
 ) -> Any:
     """The default subscription: made once, its URL kept as the settings say."""
-    channel = domain.hotline_channel(hotline)
+    channel = audiences.hotline_channel(hotline)
     if channel is None:
         return None
     request_id = f"default:{hotline}:{unit_code}"

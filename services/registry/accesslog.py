@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from services.registry.store import access_log, access_log_head
+from services.registry.store.tables import access_log, access_log_head
 
 GENESIS = "0" * 64
 HEAD_ID = 1

@@ -25,7 +25,8 @@ from shapely import STRtree
 from sqlalchemy import Connection
 
 from lianxin.registry.v1 import resources_pb2 as res
-from services.registry import geo, store
+from services.registry import geo
+from services.registry.store import coverage, records
 
 MIN_AREA_M2 = 1.0
 
@@ -58,11 +59,11 @@ def run(
 ) -> Audit | None:
     """The audit of `unit_code` (None when there is no such unit), with up to `limit`
     findings after `after` = (kind, subject), only of `kind` when it is set."""
-    unit = store.get_unit(conn, code=unit_code)
+    unit = records.get_unit(conn, code=unit_code)
     if unit is None:
         return None
     root = not unit.parent_code
-    below = store.units_under(conn, prefix=unit_code)
+    below = records.units_under(conn, prefix=unit_code)
     geoms = {u.code: shapely.from_geojson(u.boundary_geojson) for u in below if u.boundary_geojson}
     origin = (unit.centroid_lat or 0.0, unit.centroid_lon or 0.0)
     land = geoms.get(unit.code)
@@ -71,7 +72,7 @@ def run(
     gaps = _gaps(land, [geoms[g.code] for g in grids], below, geoms, origin)
     overlaps = _overlaps([g.code for g in grids], [geoms[g.code] for g in grids], origin)
     outside = _outside(conn, land, root)
-    b_none, h_none, p_none = store.audit_counts(conn, prefix=unit_code, root=root)
+    b_none, h_none, p_none = coverage.audit_counts(conn, prefix=unit_code, root=root)
     counts = {
         res.FINDING_KIND_UNCOVERED_LAND: len(gaps),
         res.FINDING_KIND_OVERLAPPING_GRIDS: len(overlaps),
@@ -173,7 +174,7 @@ def _overlaps(codes: list[str], grid_geoms: list[Any], origin: Any) -> list[res.
 
 
 def _outside(conn: Connection, land: Any, root: bool) -> list[res.Finding]:
-    rows = store.buildings_without_grid(conn)
+    rows = coverage.buildings_without_grid(conn)
     if not rows:
         return []
     if not root:
@@ -203,7 +204,7 @@ def _from_tables(
                 description=f"building {r.code} ({r.address}) in grid {r.grid_code} "
                 "has no household",
             )
-            for r in store.buildings_without_household(
+            for r in coverage.buildings_without_household(
                 conn, prefix=prefix, after=after, limit=limit
             )
         ]
@@ -214,7 +215,9 @@ def _from_tables(
                 subject=r.id,
                 description=f"household {r.id} in grid {r.unit_code} has no person",
             )
-            for r in store.households_without_person(conn, prefix=prefix, after=after, limit=limit)
+            for r in coverage.households_without_person(
+                conn, prefix=prefix, after=after, limit=limit
+            )
         ]
     return [
         res.Finding(
@@ -223,7 +226,7 @@ def _from_tables(
             # No name: the audit lists subjects, GetPersonView (audited) shows persons.
             description=f"person {r.id} of {r.unit_code or 'no unit'} has no household",
         )
-        for r in store.persons_without_household(
+        for r in coverage.persons_without_household(
             conn, prefix=prefix, root=root, after=after, limit=limit
         )
     ]

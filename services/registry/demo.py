@@ -26,7 +26,9 @@ from sqlalchemy import Connection, text
 
 from lianxin.registry.v1 import resources_pb2 as res
 from services.common.errors import InvalidArgument
-from services.registry import domain, importer, store
+from services.registry import domain, importer
+from services.registry.importer.units import read_units
+from services.registry.store import helpers, records
 
 PHONE = re.compile(r"^1[3-9]\d{9}$")
 MAX_PROBLEMS = 20
@@ -82,7 +84,7 @@ def parse(doc: dict[str, Any], *, ledgers: list[importer.Batch] | None = None) -
     """Rows for every table, or DemoDataError listing what is wrong."""
     problems: list[str] = []
     features = doc.get("features", [])
-    batch = importer.read_units(features if isinstance(features, list) else [])
+    batch = read_units(features if isinstance(features, list) else [])
     for r in batch.rejected:
         for name, description in r.problems:
             problems.append(f"features[{r.row}] ({r.key or 'no code'}): {name} {description}")
@@ -133,7 +135,7 @@ def parse(doc: dict[str, Any], *, ledgers: list[importer.Batch] | None = None) -
                 "role": domain.ROLES[s["role"]],
                 "phone": str(s.get("phone", "")),
                 "unit_code": str(s.get("unit_code", "")),
-                "skills": store.skills_json(skills),
+                "skills": helpers.skills_json(skills),
             }
         )
         staff_grids.extend({"staff_id": sid, "grid_code": g} for g in sorted(set(grids)))
@@ -179,9 +181,9 @@ def load_if_empty(conn: Connection, data: DemoData) -> bool:
     advisory lock): the first loads, the others then find it loaded."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(370402)"))
-    if not store.is_empty(conn):
+    if not records.is_empty(conn):
         return False
-    store.insert_all(
+    records.insert_all(
         conn,
         unit_rows=data.units,
         staff_rows=data.staff,

@@ -17,7 +17,7 @@ from services.common.pii import mask_id_number, mask_phone
 from services.registry.geo import inside_point
 from services.registry.gridmap import GridMap, unit_to_proto
 from services.registry.idcard import age_on
-from services.registry.importer import LEVELS, tags_to_list
+from services.registry.importer.vocabulary import LEVELS, tags_to_list
 
 __all__ = [
     "LEVELS",

@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from lianxin.events.v1 import event_pb2
 from services.common.consumer import Apply
 from services.common.db import Database
-from services.registry import store
+from services.registry.store import records
 
 CONSUMER = "registry-cases"
 SUBJECTS = "lianxin.case.received"
@@ -51,10 +51,10 @@ class CaseLinker:
         received = event.time.ToDatetime(tzinfo=UTC)
 
         def effect(conn: Connection) -> None:
-            people = store.persons_with_phone(conn, phone=phone)
+            people = records.persons_with_phone(conn, phone=phone)
             if len(people) > 1:
                 people = [p for p in people if p.name == name]
-            store.link_case(
+            records.link_case(
                 conn,
                 person_ids=[p.id for p in people],
                 case_id=case.id or event.case_id,

@@ -22,7 +22,8 @@ from typing import Any
 from sqlalchemy import Connection, Integer, case, column, literal_column, or_, select, text
 from sqlalchemy.sql import func
 
-from services.registry.store import _like_escape, buildings
+from services.registry.store.helpers import _like_escape
+from services.registry.store.tables import buildings
 
 MAX_TRIGRAMS = 40  # of a long address, the first ones; enough to find its building
 SHORTLIST = 50  # buildings scored in Python per request

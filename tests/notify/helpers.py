@@ -22,7 +22,7 @@ from lianxin.notify.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common import bus
 from services.notify import webhooks
-from services.notify.domain import LOCAL_TZ
+from services.notify.audiences import LOCAL_TZ
 
 GRID = "370402003001001"
 COMMUNITY = "370402003001"

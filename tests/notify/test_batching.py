@@ -14,7 +14,7 @@ from lianxin.notify.v1 import resources_pb2 as res
 from lianxin.routing.v1 import resources_pb2 as routing_res
 from services.common.db import Database
 from services.common.policy import load_policy
-from services.notify import domain, store
+from services.notify import audiences, domain, store, texts
 from services.notify.sender import Sender
 from tests.conftest import eventually
 from tests.dbtools import statements
@@ -33,10 +33,14 @@ def planned(n: int, now: datetime, first: int = 0) -> list[store.Planned]:
             event_type="case.dispatched",
             case_id=case_id,
             recipients=[
-                domain.Recipient(domain.STAFF, f"s{i}a", "韩丽源", "13905381111", domain.UNIT),
-                domain.Recipient(domain.STAFF, f"s{i}b", "王小东", "13905382222", domain.GRID),
+                audiences.Recipient(
+                    audiences.STAFF, f"s{i}a", "韩丽源", "13905381111", audiences.UNIT
+                ),
+                audiences.Recipient(
+                    audiences.STAFF, f"s{i}b", "王小东", "13905382222", audiences.GRID
+                ),
             ],
-            values=domain.fields(
+            values=texts.fields(
                 routing_res.Case(id=case_id, category="household_electrical"), None, load_policy()
             ),
             available={FILE, PUSH},
@@ -49,7 +53,7 @@ def planned(n: int, now: datetime, first: int = 0) -> list[store.Planned]:
 class Instant:
     name = "file"
 
-    async def send(self, delivery: domain.Outgoing) -> None:
+    async def send(self, delivery: audiences.Outgoing) -> None:
         return None
 
 

@@ -22,7 +22,7 @@ from services.common import bus, consumer
 from services.common.consumer import RetryLater
 from services.common.db import Database
 from services.common.policy import load_policy
-from services.notify import domain, store, templates
+from services.notify import audiences, domain, policies, store, templates, texts
 from services.notify.channels import FileSink, PermanentError
 from services.notify.events import CONSUMER, Notifier
 from services.notify.sender import Sender
@@ -68,17 +68,17 @@ def routing_case(**kw: object) -> routing_res.Case:
 
 
 def reporter(channel: int = MAYOR) -> Any:
-    return SimpleNamespace(**domain.reporter_row(received_case(channel), datetime.now(UTC)))
+    return SimpleNamespace(**audiences.reporter_row(received_case(channel), datetime.now(UTC)))
 
 
-def staff(audience: str, id_: str = "staff-hanliyuan") -> domain.Recipient:
-    return domain.Recipient(domain.STAFF, id_, "韩丽源", "13905381111", audience)
+def staff(audience: str, id_: str = "staff-hanliyuan") -> audiences.Recipient:
+    return audiences.Recipient(audiences.STAFF, id_, "韩丽源", "13905381111", audience)
 
 
 def sub(
     id_: str, hotline: int = MAYOR, url: str = "", unit: str = "", **kw: Any
-) -> domain.SubscriptionView:
-    return domain.SubscriptionView(
+) -> audiences.SubscriptionView:
+    return audiences.SubscriptionView(
         id=id_,
         hotline=hotline,
         webhook_url=url,
@@ -92,54 +92,54 @@ def sub(
 
 
 def test_every_transition_has_an_audience_and_a_text_for_each_party() -> None:
-    values = domain.fields(routing_case(result="已修复"), reporter(), load_policy())
+    values = texts.fields(routing_case(result="已修复"), reporter(), load_policy())
     for value in routing_res.Transition.values():
         if value == routing_res.TRANSITION_UNSPECIFIED:
             continue
-        event_type = domain.event_type_of(value)
-        assert event_type in domain.AUDIENCES, event_type
-        for audience in (*domain.AUDIENCES[event_type], domain.SUBSCRIBER):
+        event_type = audiences.event_type_of(value)
+        assert event_type in audiences.AUDIENCES, event_type
+        for audience in (*audiences.AUDIENCES[event_type], audiences.SUBSCRIBER):
             text = templates.render(event_type, audience, values)
             assert text.startswith("【连心网】") and not re.search(r"[{}]", text), text
             assert re.fullmatch(
                 r"\d{4}\.\d{2}-\d+", templates.template(event_type, audience).version
             )
-    assert domain.event_type_of(routing_res.TRANSITION_EXTENSION_REQUESTED) == (
+    assert audiences.event_type_of(routing_res.TRANSITION_EXTENSION_REQUESTED) == (
         "case.extension_requested"
     )
 
 
 def test_dispatched_text_names_case_category_address_and_local_deadline() -> None:
-    values = domain.fields(routing_case(), reporter(), load_policy())
-    text = templates.render("case.dispatched", domain.UNIT, values)
+    values = texts.fields(routing_case(), reporter(), load_policy())
+    text = templates.render("case.dispatched", audiences.UNIT, values)
     assert text == (
         "【连心网】新案件0a1b2c3d：家庭电路故障，辛庄社区3号楼2单元，请于11月5日15:30前处理。"
     )
 
 
 def test_texts_fall_back_when_fields_are_missing() -> None:
-    values = domain.fields(routing_res.Case(id=CASE_ID, category="nope"), None, load_policy())
-    assert templates.render("case.closed", domain.CITIZEN_AUDIENCE, values) == (
+    values = texts.fields(routing_res.Case(id=CASE_ID, category="nope"), None, load_policy())
+    assert templates.render("case.closed", audiences.CITIZEN_AUDIENCE, values) == (
         "【连心网】您反映的问题已办结：已按要求处理。如有意见请回复。"
     )
-    assert templates.render("case.filed", domain.SUBSCRIBER, values) == (
+    assert templates.render("case.filed", audiences.SUBSCRIBER, values) == (
         "【连心网】案件0a1b2c3d（nope，地址见案件详情）已立案。"
     )
     with pytest.raises(templates.MissingTemplate):
-        templates.render("case.filed", domain.CITIZEN_AUDIENCE, values)
+        templates.render("case.filed", audiences.CITIZEN_AUDIENCE, values)
 
 
 def test_a_result_that_ends_its_own_sentence_is_not_stopped_twice() -> None:
-    values = domain.fields(routing_case(result="灯已不闪。"), reporter(), load_policy())
-    assert templates.render("case.closed", domain.CITIZEN_AUDIENCE, values) == (
+    values = texts.fields(routing_case(result="灯已不闪。"), reporter(), load_policy())
+    assert templates.render("case.closed", audiences.CITIZEN_AUDIENCE, values) == (
         "【连心网】您反映的问题已办结：灯已不闪。如有意见请回复。"
     )
 
 
 def test_an_explained_case_sends_the_citizen_the_explanation() -> None:
     entry = routing_res.HistoryEntry(note="该路段属于市政改造范围，明年春季统一更换。")
-    values = domain.fields(routing_case(), reporter(), load_policy(), entry)
-    assert templates.render("case.explained", domain.CITIZEN_AUDIENCE, values) == (
+    values = texts.fields(routing_case(), reporter(), load_policy(), entry)
+    assert templates.render("case.explained", audiences.CITIZEN_AUDIENCE, values) == (
         "【连心网】关于您反映的家庭电路故障问题：该路段属于市政改造范围，明年春季统一更换。"
         "感谢您的理解和支持。"
     )
@@ -150,16 +150,18 @@ def test_an_explained_case_sends_the_citizen_the_explanation() -> None:
 
 def test_recipients_and_their_channels() -> None:
     r = reporter()
-    citizen = domain.citizen(r)
-    origin = domain.hotline(r)
-    assert citizen == domain.Recipient("citizen", CASE_ID, "张胜起", "13805381234")
+    citizen = audiences.citizen(r)
+    origin = audiences.hotline(r)
+    assert citizen == audiences.Recipient("citizen", CASE_ID, "张胜起", "13805381234")
     assert citizen is not None and citizen.masked_address == "138****1234"
-    assert origin == domain.Recipient("hotline", "mayor_hotline", "12345市长热线", "mayor_hotline")
+    assert origin == audiences.Recipient(
+        "hotline", "mayor_hotline", "12345市长热线", "mayor_hotline"
+    )
     app = SimpleNamespace(**{**vars(r), "channel": intake_res.CHANNEL_GRID_APP, "phone": ""})
-    assert domain.citizen(app) is None and domain.hotline(app) is None
+    assert audiences.citizen(app) is None and audiences.hotline(app) is None
 
     everything = {FILE, SMS, PUSH}
-    unit, grid = staff(domain.UNIT), staff(domain.GRID)
+    unit, grid = staff(audiences.UNIT), staff(audiences.GRID)
     # On dispatch the unit gets an app push and an SMS; otherwise the best channel only.
     assert domain.channels_for(unit, "case.dispatched", everything) == [PUSH, SMS]
     assert domain.channels_for(unit, "case.dispatched", {FILE}) == [FILE]
@@ -168,10 +170,10 @@ def test_recipients_and_their_channels() -> None:
     assert domain.channels_for(grid, "case.dispatched", {FILE, SMS}) == [SMS]
     assert domain.channels_for(citizen, "case.closed", everything) == [SMS]
     assert domain.channels_for(citizen, "case.closed", set()) == []
-    hooked = domain.Recipient("hotline", "mayor_hotline", "12345", "https://12345.example/h")
+    hooked = audiences.Recipient("hotline", "mayor_hotline", "12345", "https://12345.example/h")
     assert domain.channels_for(hooked, "case.closed", {FILE}) == [WEBHOOK]
     assert domain.channels_for(origin, "case.closed", {FILE}) == [FILE]  # type: ignore[arg-type]
-    assert domain.channel_value("file") == FILE and domain.channel_label(FILE) == "file"
+    assert audiences.channel_value("file") == FILE and audiences.channel_label(FILE) == "file"
 
 
 def test_hotline_systems_hear_each_event_once_over_their_oldest_matching_subscription() -> None:
@@ -185,7 +187,7 @@ def test_hotline_systems_hear_each_event_once_over_their_oldest_matching_subscri
     ]
 
     def told(event_type: str, origin: bool, channel: int = MAYOR) -> list[tuple[str, str, str]]:
-        rs = domain.hotline_recipients(
+        rs = audiences.hotline_recipients(
             event_type=event_type,
             case=case,
             reporter=reporter(channel),
@@ -211,7 +213,7 @@ def test_hotline_systems_hear_each_event_once_over_their_oldest_matching_subscri
     )
     # The origin hears back even when no subscription of its matches (over one of them).
     only_other_street = [subs[0]]
-    rs = domain.hotline_recipients(
+    rs = audiences.hotline_recipients(
         event_type="case.resolved",
         case=case,
         reporter=reporter(),
@@ -225,18 +227,18 @@ def test_hotline_systems_hear_each_event_once_over_their_oldest_matching_subscri
 
 def test_plan_renders_once_per_recipient_and_channel_and_holds_non_urgent_sms() -> None:
     night = local(2026, 11, 5, 23, 30)
-    unit = domain.Recipient(domain.STAFF, "staff-e", "王建国", "15626924494", domain.UNIT)
-    grid = staff(domain.GRID)
-    citizen = domain.citizen(reporter())
+    unit = audiences.Recipient(audiences.STAFF, "staff-e", "王建国", "15626924494", audiences.UNIT)
+    grid = staff(audiences.GRID)
+    citizen = audiences.citizen(reporter())
     assert citizen is not None
 
-    def plan(event_type: str, recipients: list[domain.Recipient]) -> list[dict[str, Any]]:
+    def plan(event_type: str, recipients: list[audiences.Recipient]) -> list[dict[str, Any]]:
         return domain.plan(
             event_id="e1",
             event_type=event_type,
             case_id=CASE_ID,
             recipients=recipients,
-            values=domain.fields(routing_case(result="已修复"), reporter(), load_policy()),
+            values=texts.fields(routing_case(result="已修复"), reporter(), load_policy()),
             available={SMS, FILE},
             now=night,
             quiet=QUIET,
@@ -261,26 +263,26 @@ def test_plan_renders_once_per_recipient_and_channel_and_holds_non_urgent_sms() 
 
 
 def test_quiet_hours_end_in_the_morning_and_hold_only_non_urgent_sms() -> None:
-    assert domain.quiet_until(local(2026, 11, 5, 21, 59), QUIET) is None
-    assert domain.quiet_until(local(2026, 11, 5, 22, 0), QUIET) == local(2026, 11, 6, 7)
-    assert domain.quiet_until(local(2026, 11, 6, 3, 15), QUIET) == local(2026, 11, 6, 7)
-    assert domain.quiet_until(local(2026, 11, 6, 7, 0), QUIET) is None
-    assert domain.quiet_until(local(2026, 11, 6, 3), None) is None
+    assert policies.quiet_until(local(2026, 11, 5, 21, 59), QUIET) is None
+    assert policies.quiet_until(local(2026, 11, 5, 22, 0), QUIET) == local(2026, 11, 6, 7)
+    assert policies.quiet_until(local(2026, 11, 6, 3, 15), QUIET) == local(2026, 11, 6, 7)
+    assert policies.quiet_until(local(2026, 11, 6, 7, 0), QUIET) is None
+    assert policies.quiet_until(local(2026, 11, 6, 3), None) is None
     lunch = (time(12, 0), time(14, 0))
-    assert domain.quiet_until(local(2026, 11, 6, 12, 30), lunch) == local(2026, 11, 6, 14)
-    assert domain.quiet_until(local(2026, 11, 6, 14, 30), lunch) is None
+    assert policies.quiet_until(local(2026, 11, 6, 12, 30), lunch) == local(2026, 11, 6, 14)
+    assert policies.quiet_until(local(2026, 11, 6, 14, 30), lunch) is None
 
     t = local(2026, 11, 5, 23)
-    assert domain.not_before(t, channel=SMS, urgent=False, quiet=QUIET) == local(2026, 11, 6, 7)
-    assert domain.not_before(t, channel=SMS, urgent=True, quiet=QUIET) == t
-    assert domain.not_before(t, channel=PUSH, urgent=False, quiet=QUIET) == t
-    assert domain.is_urgent("case.overdue", domain.STAFF)
-    assert not domain.is_urgent("case.reminded", domain.STAFF)
-    assert not domain.is_urgent("case.overdue", domain.CITIZEN)
+    assert policies.not_before(t, channel=SMS, urgent=False, quiet=QUIET) == local(2026, 11, 6, 7)
+    assert policies.not_before(t, channel=SMS, urgent=True, quiet=QUIET) == t
+    assert policies.not_before(t, channel=PUSH, urgent=False, quiet=QUIET) == t
+    assert domain.is_urgent("case.overdue", audiences.STAFF)
+    assert not domain.is_urgent("case.reminded", audiences.STAFF)
+    assert not domain.is_urgent("case.overdue", audiences.CITIZEN)
 
 
 def test_backoff_doubles_up_to_the_cap_with_full_jitter() -> None:
-    policy = domain.RetryPolicy(max_attempts=4, base_seconds=2, max_seconds=30)
+    policy = policies.RetryPolicy(max_attempts=4, base_seconds=2, max_seconds=30)
     assert [policy.ceiling(n) for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
     rng = random.Random(7)
     delays = [policy.delay(3, rng) for _ in range(200)]
@@ -298,17 +300,19 @@ def test_the_per_number_rate_limit_defers_the_excess_until_the_window_frees() ->
     ]
     push = SimpleNamespace(id="p", channel=PUSH, address="138")
     earlier = now - timedelta(minutes=50)
-    later = domain.rate_limited([*rows, push], {"138": [earlier]}, limit=2, window=window, now=now)
+    later = policies.rate_limited(
+        [*rows, push], {"138": [earlier]}, limit=2, window=window, now=now
+    )
     # 138 had one SMS 50 minutes ago: one more now, the rest when that one leaves the window.
     assert later == {"d1": earlier + window, "d3": earlier + window}
-    assert domain.rate_limited(rows, {}, limit=0, window=window, now=now) == {}
+    assert policies.rate_limited(rows, {}, limit=0, window=window, now=now) == {}
 
 
 def test_phones_in_free_text_are_masked() -> None:
-    assert domain.mask_phones("HTTP 400: bad number 13805381234;") == (
+    assert audiences.mask_phones("HTTP 400: bad number 13805381234;") == (
         "HTTP 400: bad number 138****1234;"
     )
-    assert domain.mask_phones("order 202613805381234999") == "order 202613805381234999"
+    assert audiences.mask_phones("order 202613805381234999") == "order 202613805381234999"
 
 
 # --- the store and the sender ------------------------------------------------------------
@@ -322,8 +326,8 @@ async def test_store_keeps_one_delivery_per_event_recipient_channel(db: Database
             event_id="e1",
             event_type="case.dispatched",
             case_id=CASE_ID,
-            recipients=[staff(domain.UNIT)],
-            values=domain.fields(routing_case(), None, load_policy()),
+            recipients=[staff(audiences.UNIT)],
+            values=texts.fields(routing_case(), None, load_policy()),
             available={FILE},
             now=now,
         )
@@ -339,7 +343,7 @@ async def test_store_keeps_one_delivery_per_event_recipient_channel(db: Database
     assert d.recipient.address == "139****1111"
     assert d.status == res.DELIVERY_STATUS_PENDING and not d.HasField("sent_time")
     assert d.HasField("next_attempt_time") and d.urgent
-    row = domain.reporter_row(received_case(), now)
+    row = audiences.reporter_row(received_case(), now)
     assert await db.write(lambda c: store.remember_reporter(c, row=row))
     assert not await db.write(lambda c: store.remember_reporter(c, row=row))
     assert (await db.read(lambda c: store.get_reporter(c, case_id=CASE_ID))).phone == "13805381234"
@@ -353,7 +357,7 @@ class Broken:
     def __init__(self, permanent: bool = False) -> None:
         self.permanent = permanent
 
-    async def send(self, delivery: domain.Outgoing) -> None:
+    async def send(self, delivery: audiences.Outgoing) -> None:
         if self.permanent:
             raise PermanentError("HTTP 400: unknown number 13905381111")
         raise ConnectionError("gateway down")
@@ -363,14 +367,14 @@ async def test_sender_sends_to_file_retries_with_backoff_then_dead_letters(
     db: Database, tmp_path: Path
 ) -> None:
     clock = FakeClock(local(2026, 11, 5, 10))
-    citizen = domain.citizen(reporter())
+    citizen = audiences.citizen(reporter())
     assert citizen is not None
-    values = domain.fields(routing_case(result="已修复"), reporter(), load_policy())
+    values = texts.fields(routing_case(result="已修复"), reporter(), load_policy())
     rows = domain.plan(
         event_id="e2",
         event_type="case.resolved",
         case_id=CASE_ID,
-        recipients=[citizen, staff(domain.GRID)],
+        recipients=[citizen, staff(audiences.GRID)],
         values=values,
         available={FILE, PUSH},
         now=clock(),
@@ -381,7 +385,7 @@ async def test_sender_sends_to_file_retries_with_backoff_then_dead_letters(
     sender = Sender(
         db=db,
         channels={FILE: FileSink(sink), PUSH: Broken()},
-        retry=domain.RetryPolicy(max_attempts=3, base_seconds=2, max_seconds=60),
+        retry=policies.RetryPolicy(max_attempts=3, base_seconds=2, max_seconds=60),
         clock=clock,
         rng=random.Random(1),
         publish_delivered=True,

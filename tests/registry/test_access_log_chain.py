@@ -16,7 +16,8 @@ from sqlalchemy import Engine, insert, select, text
 
 from services.cli.main import main as lianxin
 from services.common.db import Database, _alembic_config, make_engine, migrate
-from services.registry import accesslog, store
+from services.registry import accesslog
+from services.registry.store import records, tables
 
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
@@ -40,7 +41,7 @@ def entry(i: int, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def engine(fresh_database_url: str) -> Iterator[Engine]:
-    migrate(fresh_database_url, store.MIGRATIONS)
+    migrate(fresh_database_url, tables.MIGRATIONS)
     eng = make_engine(fresh_database_url)
     yield eng
     eng.dispose()
@@ -94,7 +95,7 @@ def test_rows_are_chained_in_order(engine: Engine) -> None:
     fill(engine, 3)
     fill(engine, 2)
     with engine.connect() as conn:
-        rows = list(conn.execute(select(store.access_log).order_by(store.access_log.c.id)))
+        rows = list(conn.execute(select(tables.access_log).order_by(tables.access_log.c.id)))
     assert [r.id for r in rows] == [1, 2, 3, 4, 5]
     assert rows[0].prev_hash == accesslog.GENESIS
     for before, after in itertools.pairwise(rows):
@@ -175,7 +176,7 @@ def forged(engine: Engine, *, after_id: int, new_id: int) -> dict[str, Any]:
     """A row chained correctly after row `after_id` (its hash computed as ours are)."""
     with engine.connect() as conn:
         prev = conn.execute(
-            select(store.access_log.c.row_hash).where(store.access_log.c.id == after_id)
+            select(tables.access_log.c.row_hash).where(tables.access_log.c.id == after_id)
         ).scalar_one()
     row = {**entry(0, actor="forger", subject_id="P00042"), "id": new_id, "prev_hash": prev}
     row["row_hash"] = accesslog.row_hash(row)
@@ -188,7 +189,7 @@ def test_a_forged_row_inserted_in_the_middle_is_found(engine: Engine) -> None:
     # Make room: move rows 4..6 up by one (from the top, so ids never clash).
     tamper(engine, *(f"UPDATE access_log SET id = {i + 1} WHERE id = {i}" for i in (6, 5, 4)))
     with engine.begin() as conn:
-        conn.execute(insert(store.access_log), [row])
+        conn.execute(insert(tables.access_log), [row])
         conn.execute(text("UPDATE access_log_head SET last_id = 7"))
     v = verdict(engine)
     assert (v.ok, v.broken_id) == (False, 5)
@@ -198,7 +199,7 @@ def test_a_forged_row_inserted_in_the_middle_is_found(engine: Engine) -> None:
 def test_a_forged_row_appended_without_the_chain_head_is_found(engine: Engine) -> None:
     fill(engine, 4)
     with engine.begin() as conn:
-        conn.execute(insert(store.access_log), [forged(engine, after_id=4, new_id=5)])
+        conn.execute(insert(tables.access_log), [forged(engine, after_id=4, new_id=5)])
     v = verdict(engine)
     assert (v.ok, v.broken_id) == (False, 5)
     assert "forged" in v.problem
@@ -209,7 +210,7 @@ def test_a_row_with_a_made_up_hash_is_found(engine: Engine) -> None:
     row = forged(engine, after_id=4, new_id=5)
     row["row_hash"] = "f" * 64
     with engine.begin() as conn:
-        conn.execute(insert(store.access_log), [row])
+        conn.execute(insert(tables.access_log), [row])
         conn.execute(
             text("UPDATE access_log_head SET last_id = 5, last_hash = :h"), {"h": "f" * 64}
         )
@@ -240,14 +241,14 @@ def test_verify_says_when_there_is_no_database(tmp_path: Any) -> None:
 
 
 async def test_two_replicas_appending_at_once_make_one_chain(fresh_database_url: str) -> None:
-    migrate(fresh_database_url, store.MIGRATIONS)
+    migrate(fresh_database_url, tables.MIGRATIONS)
     replicas = [Database(fresh_database_url, name=f"registry-{i}") for i in range(2)]
     try:
 
         async def burst(db: Database, who: int) -> None:
             for n in range(30):
                 rows = [entry(n * 3 + k, actor=f"replica-{who}") for k in range(3)]
-                await db.write(lambda conn, rows=rows: store.log_access(conn, rows))
+                await db.write(lambda conn, rows=rows: records.log_access(conn, rows))
 
         await asyncio.gather(*(burst(db, i) for i, db in enumerate(replicas) for _ in range(3)))
     finally:
@@ -267,7 +268,7 @@ async def test_two_replicas_appending_at_once_make_one_chain(fresh_database_url:
 
 
 def test_the_migration_chains_rows_already_in_the_log(fresh_database_url: str) -> None:
-    cfg = _alembic_config(fresh_database_url, store.MIGRATIONS)
+    cfg = _alembic_config(fresh_database_url, tables.MIGRATIONS)
     command.upgrade(cfg, "0003")
     eng = make_engine(fresh_database_url)
     try:
@@ -283,7 +284,7 @@ def test_the_migration_chains_rows_already_in_the_log(fresh_database_url: str) -
         command.upgrade(cfg, "head")
         v = verdict(eng)
         with eng.connect() as conn:
-            rows = list(conn.execute(select(store.access_log).order_by(store.access_log.c.id)))
+            rows = list(conn.execute(select(tables.access_log).order_by(tables.access_log.c.id)))
         assert (v.ok, v.rows) == (True, 4)
         assert [(r.id, r.subject_id) for r in rows] == [
             (1, "P00001"),

@@ -148,15 +148,16 @@ def test_the_fast_lookup_agrees_with_the_strtree_on_shared_edges_and_corners() -
 
     import shapely
 
-    from services.registry import generate, importer
+    from services.registry import generate
     from services.registry.gridmap import GridMap
+    from services.registry.importer import vocabulary
 
     features, _ = generate.units(generate.SMALL, random.Random(7))
     rows = [
         SimpleNamespace(
             code=f["properties"]["code"],
             name=f["properties"]["name"],
-            level=importer.LEVELS[f["properties"]["level"]],
+            level=vocabulary.LEVELS[f["properties"]["level"]],
             type_name=f["properties"]["type_name"],
             parent_code=f["properties"]["parent_code"],
             boundary_geojson=json.dumps(f["geometry"]),

@@ -21,9 +21,9 @@ from lianxin.routing.v1.routing_service_pb2_grpc import RoutingServiceStub
 from services.common.natsserver import free_port
 from services.intake.app import create_server as create_intake
 from services.intake.config import IntakeSettings
-from services.registry import importer
 from services.registry.config import DEMO_FILE
 from services.registry.demo import ledger_paths
+from services.registry.importer import vocabulary
 from services.routing.app import create_server as create_routing
 from services.routing.config import RoutingSettings
 from tests import callers
@@ -58,8 +58,8 @@ async def test_the_summary_of_xinzhuang_counts_its_base_data_and_tags(
     assert (r.unit.name, r.grids) == ("辛庄社区", 4)
     assert (r.buildings, r.households, r.population) == (buildings, households, len(persons))
     tags = {t.tag: t.count for t in r.tag_counts}
-    assert set(tags) == set(importer.TAG_NAMES)
-    for tag, word in importer.TAG_NAMES.items():
+    assert set(tags) == set(vocabulary.TAG_NAMES)
+    for tag, word in vocabulary.TAG_NAMES.items():
         assert tags[tag] == sum(word in p[9] for p in persons), word
     assert tags[res.PERSON_TAG_ELDERLY_LIVING_ALONE] >= 1  # 张胜起
 

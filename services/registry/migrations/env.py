@@ -1,4 +1,4 @@
 from services.common.migrations_env import run
-from services.registry.store import metadata
+from services.registry.store.tables import metadata
 
 run(metadata)

@@ -126,7 +126,7 @@ def upgrade() -> None:
     )
     if dialect == "sqlite":
         # External-content FTS5 over the tables themselves (their implicit rowid);
-        # services/registry/store.py keeps them in step (rebuild after a bulk load).
+        # services/registry/store/search.py keeps them in step (rebuild after a bulk load).
         op.execute(
             "CREATE VIRTUAL TABLE person_fts USING fts5("
             "name, content='persons', content_rowid='rowid', tokenize='trigram')"
