@@ -434,7 +434,7 @@ async def cost_run(
     stack: Stack, cases: int, run: str, profile: Path | None = None
 ) -> dict[str, float]:
     """SubmitCase one at a time (its latency), then the pipeline's routing CPU per case;
-    with `profile`, py-spy samples intake and routing all along (collapsed stacks in
+    with `profile`, py-spy samples intake, routing and notify all along (collapsed stacks in
     `profile`/<service>-<run>.txt, for `py-spy`'s flame graphs or a diff between sizes)."""
     spies = [] if profile is None else [py_spy(stack, name, profile, run) for name in PROFILED]
     try:
@@ -582,7 +582,7 @@ def main() -> int:
     parser.add_argument(
         "--profile",
         type=Path,
-        help="with --stored: py-spy intake and routing into this directory (collapsed stacks)",
+        help="with --stored: py-spy intake, routing and notify into this directory (raw stacks)",
     )
     parser.add_argument(
         "--stored", type=int, nargs="+", help="cost as data grows: cases already stored"
