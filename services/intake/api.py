@@ -9,6 +9,7 @@ from typing import Any
 
 import grpc
 from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from lianxin.events.v1 import event_pb2
 from lianxin.intake.v1 import intake_service_pb2 as svc
@@ -115,7 +116,16 @@ class IntakeServicer(intake_service_pb2_grpc.IntakeServiceServicer):
             )
         )
 
-        outcome = await self.db.write_batched(_submit_batch, store.NewCase(row, att_rows, event))
+        new_case = store.NewCase(row, att_rows, event)
+        try:
+            outcome = await self.db.write_batched(_submit_batch, new_case)
+        except IntegrityError:
+            # Another replica stored the same (channel, external_ref) at the same moment:
+            # the unique index made this insert wait for its commit, then refused it. Once
+            # more, the submission finds that case (the same content: it; other content:
+            # ALREADY_EXISTS). A writer group of several jobs reruns each by itself; a group
+            # of one does not, hence here.
+            outcome = await self.db.write_batched(_submit_batch, new_case)
         if isinstance(outcome, Exception):
             raise outcome
         case_row, atts, created = outcome
