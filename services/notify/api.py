@@ -21,7 +21,15 @@ from services.common.errors import (
     PermissionDenied,
     Violations,
 )
-from services.notify import audiences, domain, policies, scope, store, subscriptions
+from services.notify import (
+    audiences,
+    domain,
+    policies,
+    scope,
+    store,
+    subscription_store,
+    subscriptions,
+)
 from services.notify.channels import Clock
 
 
@@ -145,7 +153,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
             request.subscription, request_id=request.request_id, now=self.clock()
         )
         stored, _created = await self.db.write(
-            lambda conn: store.create_subscription(conn, row=row)
+            lambda conn: subscription_store.create_subscription(conn, row=row)
         )
         self.on_subscriptions_changed()
         return svc.CreateSubscriptionResponse(
@@ -166,7 +174,9 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         size = paging.page_size(request.page_size)
         after = paging.read_token(request.page_token, {"after": str})["after"]
         rows = await self.db.read(
-            lambda c: store.list_subscriptions(c, hotline=hotline, after_id=after, limit=size + 1)
+            lambda c: subscription_store.list_subscriptions(
+                c, hotline=hotline, after_id=after, limit=size + 1
+            )
         )
         page = [subscriptions.to_proto(r) for r in rows[:size]]
         token = paging.encode_token({"after": page[-1].id}) if len(rows) > size else ""
@@ -182,7 +192,9 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         def delete(c: Connection) -> bool:
             if not _managed(c, request.subscription_id, own):
                 return False
-            return store.delete_subscription(c, subscription_id=request.subscription_id, now=now)
+            return subscription_store.delete_subscription(
+                c, subscription_id=request.subscription_id, now=now
+            )
 
         deleted = await self.db.write(delete)
         self.on_subscriptions_changed()
@@ -201,7 +213,7 @@ class NotifyServicer(notify_service_pb2_grpc.NotifyServiceServicer):
         def rotate(c: Connection) -> Any:
             if not _managed(c, request.subscription_id, own):
                 return None
-            return store.rotate_secret(
+            return subscription_store.rotate_secret(
                 c,
                 subscription_id=request.subscription_id,
                 secret=secret,
@@ -235,7 +247,7 @@ def _managed(conn: Connection, subscription_id: str, hotline: int) -> bool:
     """Whether the caller manages this subscription (0: every hotline's)."""
     if not hotline:
         return True
-    row = store.get_subscription(conn, subscription_id=subscription_id)
+    row = subscription_store.get_subscription(conn, subscription_id=subscription_id)
     return row is not None and row.hotline == hotline
 
 

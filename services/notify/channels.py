@@ -40,7 +40,7 @@ from nats.aio.client import Client as NATS
 from services.common.db import Database
 from services.common.pii import mask_phone
 from services.common.timeutil import aware, utcnow
-from services.notify import audiences, store, webhooks
+from services.notify import audiences, subscription_store, webhooks
 
 log = logging.getLogger(__name__)
 
@@ -266,7 +266,9 @@ class WebhookChannel:
 
     async def send(self, delivery: audiences.Outgoing) -> None:
         sub_id = delivery.recipient.subscription_id
-        sub = await self.db.read(lambda c: store.get_subscription(c, subscription_id=sub_id))
+        sub = await self.db.read(
+            lambda c: subscription_store.get_subscription(c, subscription_id=sub_id)
+        )
         if sub is None:
             raise PermanentError(f"subscription {sub_id or '-'} was deleted")
         if not sub.webhook_url:

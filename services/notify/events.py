@@ -31,7 +31,7 @@ from services.common.consumer import Apply, Batched, RetryLater
 from services.common.db import Database
 from services.common.policy import Policy
 from services.common.timeutil import utcnow
-from services.notify import domain, metrics, store
+from services.notify import domain, metrics, store, subscription_store
 from services.notify.channels import Clock
 
 CONSUMER = "notify"
@@ -110,7 +110,10 @@ class Notifier:
 
     async def _active_subscriptions(self) -> list[domain.SubscriptionView]:
         async def load() -> list[domain.SubscriptionView]:
-            return [subscription_view(r) for r in await self.db.read(store.active_subscriptions)]
+            return [
+                subscription_view(r)
+                for r in await self.db.read(subscription_store.active_subscriptions)
+            ]
 
         return await self._subscriptions.get("active", load)
 

@@ -27,7 +27,7 @@ from lianxin.notify.v1 import resources_pb2 as res
 from services.common.errors import Violations
 from services.common.ids import uuid7
 from services.common.timeutil import to_ts
-from services.notify import audiences, store
+from services.notify import audiences, subscription_store
 
 UNIT_CODE = re.compile(r"^[0-9A-Za-z-]{1,64}$")
 
@@ -119,11 +119,15 @@ def ensure_default(
     if channel is None:
         return None
     request_id = f"default:{hotline}:{unit_code}"
-    existing = store.get_subscription_by_request(conn, request_id=request_id)
+    existing = subscription_store.get_subscription_by_request(conn, request_id=request_id)
     if existing is not None:
         if existing.deleted_at is None and existing.webhook_url != webhook_url:
-            store.set_webhook_url(conn, subscription_id=existing.id, url=webhook_url, now=now)
+            subscription_store.set_webhook_url(
+                conn, subscription_id=existing.id, url=webhook_url, now=now
+            )
         return existing
     sub = res.Subscription(hotline=channel, webhook_url=webhook_url, unit_code=unit_code)
-    row, _ = store.create_subscription(conn, row=new_row(sub, request_id=request_id, now=now))
+    row, _ = subscription_store.create_subscription(
+        conn, row=new_row(sub, request_id=request_id, now=now)
+    )
     return row
