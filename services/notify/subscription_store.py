@@ -8,18 +8,23 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
+from services.common.bus import insert_ignore
 from services.notify.store import subscriptions
 
 
 def create_subscription(conn: Connection, *, row: dict[str, Any]) -> tuple[Any, bool]:
-    """Insert a subscription; with a request id seen before, the first one and False."""
+    """Insert a subscription; with a request id seen before, the first one and False.
+
+    Two replicas creating one request id at the same moment: the later insert waits for
+    the earlier commit and does nothing (ON CONFLICT), and finds the first one."""
     if row.get("request_id"):
-        existing = conn.execute(
-            select(subscriptions).where(subscriptions.c.request_id == row["request_id"])
-        ).first()
+        existing = get_subscription_by_request(conn, request_id=row["request_id"])
         if existing is not None:
             return existing, False
-    conn.execute(insert(subscriptions).values(row))
+        if not insert_ignore(conn, subscriptions, row):
+            return get_subscription_by_request(conn, request_id=row["request_id"]), False
+    else:
+        conn.execute(insert(subscriptions).values(row))
     return get_subscription(conn, subscription_id=row["id"], with_deleted=True), True
 
 
