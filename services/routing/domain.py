@@ -320,14 +320,12 @@ def step(
 ) -> res.Case:
     """Apply one step inside the caller's transaction; returns the case after it."""
     row = load_for_step(conn, case_id)
-    to_status = check_allowed(row, s.transition)
-    version = row.version + 1
-    values = {**s.changes, "status": to_status, "version": version, "updated_at": now}
-    values["next_due_at"] = next_due({**row._asdict(), **values})
+    before = row._asdict()
+    values = _advance(before, s, now)
     store.update_case(conn, case_id=case_id, values=values)
     # The case after the step is the row read above with the values just written: no
     # second read.
-    after_row = SimpleNamespace(**{**row._asdict(), **values})
+    after_row = SimpleNamespace(**{**before, **values})
     if s.assisting is not None:
         store.set_assisting(conn, case_id=case_id, units=s.assisting)
         assisting = sorted(code for code, _name in s.assisting)
@@ -341,6 +339,16 @@ def step(
         for f in store.followers(conn, case_id=case_id):
             _follow(conn, f, after_row, entry, now=now, traceparent=traceparent)
     return after
+
+
+def _advance(before: dict[str, Any], s: Step, now: datetime) -> dict[str, Any]:
+    """The columns step `s` changes on a case that was `before` (every column);
+    FAILED_PRECONDITION when its status does not allow the step."""
+    to_status = check_allowed(SimpleNamespace(**before), s.transition)
+    values = {**s.changes, "status": to_status, "version": before["version"] + 1}
+    values["updated_at"] = now
+    values["next_due_at"] = next_due({**before, **values})
+    return values
 
 
 @dataclass
@@ -368,15 +376,7 @@ def plan_new(
     assisting: list[str] = []
     for s in steps:
         before = current
-        to_status = check_allowed(SimpleNamespace(**before), s.transition)
-        values = {
-            **s.changes,
-            "status": to_status,
-            "version": before["version"] + 1,
-            "updated_at": now,
-        }
-        values["next_due_at"] = next_due({**before, **values})
-        current = {**before, **values}
+        current = {**before, **_advance(before, s, now)}
         if s.assisting is not None:
             made.units = list(s.assisting)
             assisting = sorted(code for code, _name in made.units)
